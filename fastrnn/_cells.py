@@ -1,0 +1,182 @@
+"""Thin Python wrappers over the compiled kernels: check, allocate, dispatch.
+
+`forward` runs one recurrent layer in one direction over a packed batch and `backward` backpropagates through it.
+Every shape, dtype and layout check happens here, before any compiled code runs, because the kernels trust
+their inputs. The dtype of X is the dtype of everything; float32 and float64 are supported.
+
+Dimensions: P packed rows, F input features, H hidden units, G gates per cell (LSTM 4, GRU 3, RNN 1),
+B sequences, T steps. Packed layout: see ``fastrnn._sequences`` and DESIGN.md section 2.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _gru, _lstm, _rnn
+
+# cell name -> gates per hidden unit
+GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
+WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+@dataclass
+class Cache:
+    """What `backward` needs from a training-mode `forward`."""
+
+    cell: str
+    X: np.ndarray
+    batch_sizes: np.ndarray
+    weights: tuple
+    Y: np.ndarray
+    stash: tuple
+    reverse: bool
+
+
+def check_cell(cell):
+    if cell not in GATES:
+        raise ValueError(f"cell must be one of {sorted(GATES)}, got {cell!r}.")
+
+
+def _check_matrix(name, a, shape, dtype):
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}.")
+    if a.dtype != dtype:
+        raise TypeError(f"{name} has dtype {a.dtype}, but X has dtype {dtype}; all arrays must share X's dtype.")
+    if a.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {a.shape}.")
+    return np.ascontiguousarray(a)
+
+
+def check_batch_sizes(batch_sizes, n_rows):
+    """Check the packed-layout step sizes; return them as a contiguous intp array."""
+    bs = np.asarray(batch_sizes)
+    if bs.ndim != 1 or bs.size == 0 or not np.issubdtype(bs.dtype, np.integer):
+        raise ValueError(f"batch_sizes must be a non-empty 1-D integer array, got {bs.dtype} of shape {bs.shape}.")
+    if bs[-1] < 1 or np.any(np.diff(bs) > 0):
+        raise ValueError("batch_sizes must be positive and non-increasing (sequences sorted longest first).")
+    if bs.sum() != n_rows:
+        raise ValueError(f"batch_sizes sums to {bs.sum()}, but X has {n_rows} packed rows.")
+    return np.ascontiguousarray(bs, dtype=np.intp)
+
+
+def _check_weights(cell, weights, F, dtype):
+    if len(weights) != 4:
+        raise ValueError(f"weights must be the 4 arrays {WEIGHT_NAMES}, got {len(weights)}.")
+    w_hh = weights[1]
+    if not isinstance(w_hh, np.ndarray) or w_hh.ndim != 2:
+        raise ValueError(f"weight_hh must be a 2-D numpy array, got {getattr(w_hh, 'shape', type(w_hh))}.")
+    G = GATES[cell]
+    GH, H = w_hh.shape
+    if H < 1 or GH != G * H:
+        raise ValueError(f"weight_hh of a {cell} layer must have shape ({G} * H, H) with H >= 1, got {w_hh.shape}.")
+    shapes = [(GH, F), (GH, H), (GH,), (GH,)]
+    return tuple(_check_matrix(n, w, s, dtype) for n, w, s in zip(WEIGHT_NAMES, weights, shapes)), H
+
+
+def _state(name, s, B, H, dtype):
+    """A fresh (B, H) state array: zeros, or a copy of s (the kernels write final states into it)."""
+    if s is None:
+        return np.zeros((B, H), dtype=dtype)
+    return _check_matrix(name, s, (B, H), dtype).copy()
+
+
+def forward(cell, X, batch_sizes, weights, h0=None, c0=None, reverse=False, training=False):
+    """One recurrent layer in one direction over a packed batch.
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn_tanh", "rnn_relu"}
+    X : ndarray (P, F), float32 or float64; packed inputs.
+    batch_sizes : ndarray (T,) of int; live sequences at each step.
+    weights : (weight_ih (G*H, F), weight_hh (G*H, H), bias_ih (G*H,), bias_hh (G*H,)), X's dtype.
+    h0, c0 : ndarray (B, H) or None (zeros); initial states in sorted order. c0 only for "lstm".
+    reverse : bool; walk the steps backwards in time.
+    training : bool; keep the stash `backward` needs and return a Cache.
+
+    Returns
+    -------
+    Y : ndarray (P, H); hn : ndarray (B, H); cn : ndarray (B, H) or None; cache : Cache or None.
+    """
+    check_cell(cell)
+    if not isinstance(X, np.ndarray) or X.ndim != 2:
+        raise ValueError(f"X must be a 2-D (packed rows, features) numpy array, got {getattr(X, 'shape', type(X))}.")
+    if X.dtype not in (np.float32, np.float64):
+        raise TypeError(f"X must be float32 or float64, got {X.dtype}.")
+    if c0 is not None and cell != "lstm":
+        raise ValueError(f"c0 is only for an LSTM, not {cell!r}.")
+    dtype = X.dtype
+    P, F = X.shape
+    X = np.ascontiguousarray(X)
+    bs = check_batch_sizes(batch_sizes, P)
+    weights, H = _check_weights(cell, weights, F, dtype)
+    B = int(bs[0])
+    h = _state("h0", h0, B, H, dtype)
+    Y = np.empty((P, H), dtype=dtype)
+    rows = P if training else 0
+    h_prev = np.empty((rows, H), dtype=dtype)
+    cn = None
+    if cell == "lstm":
+        cn = _state("c0", c0, B, H, dtype)
+        gates = np.empty((P, 4 * H), dtype=dtype)
+        c_prev, tanh_c = np.empty((rows, H), dtype=dtype), np.empty((rows, H), dtype=dtype)
+        _lstm.lstm_forward(X, bs, *weights, h, cn, Y, gates, h_prev, c_prev, tanh_c, reverse, training)
+        stash = (gates, h_prev, c_prev, tanh_c)
+    elif cell == "gru":
+        gates = np.empty((P, 3 * H), dtype=dtype)
+        ah, ah_n = np.empty((B, 3 * H), dtype=dtype), np.empty((rows, H), dtype=dtype)
+        _gru.gru_forward(X, bs, *weights, h, Y, gates, ah, h_prev, ah_n, reverse, training)
+        stash = (gates, h_prev, ah_n)
+    else:
+        _rnn.rnn_forward(X, bs, *weights, h, Y, h_prev, cell == "rnn_relu", reverse, training)
+        stash = (h_prev,)
+    cache = Cache(cell, X, bs, weights, Y, stash, bool(reverse)) if training else None
+    return Y, h, cn, cache
+
+
+def backward(cache, dY, dhn=None, dcn=None, grads=None, need_dX=True):
+    """Backpropagate through the layer whose training-mode `forward` returned `cache`.
+
+    Parameters
+    ----------
+    cache : Cache from `forward(..., training=True)`.
+    dY : ndarray (P, H); gradient of the loss with respect to Y.
+    dhn, dcn : ndarray (B, H) or None (zeros); gradients with respect to the final states (dcn: LSTM only).
+    grads : (dweight_ih, dweight_hh, dbias_ih, dbias_hh) C-contiguous writable arrays shaped like the weights,
+        which the gradients are ADDED to (so a caller can sum over layers or batches); None allocates zeros.
+    need_dX : bool; compute dX (a first layer does not need it, and skipping saves a third of the work).
+
+    Returns
+    -------
+    dX : ndarray (P, F) or None; dh0 : ndarray (B, H); dc0 : ndarray (B, H) or None; grads : the tuple above.
+    """
+    if not isinstance(cache, Cache):
+        raise TypeError("cache must be the Cache returned by forward(..., training=True).")
+    X, bs, weights, dtype = cache.X, cache.batch_sizes, cache.weights, cache.X.dtype
+    P, F = X.shape
+    B, H = int(bs[0]), cache.Y.shape[1]
+    dY = np.ascontiguousarray(_check_matrix("dY", dY, (P, H), dtype))
+    dh = _state("dhn", dhn, B, H, dtype)
+    if dcn is not None and cache.cell != "lstm":
+        raise ValueError(f"dcn is only for an LSTM, not {cache.cell!r}.")
+    if grads is None:
+        grads = tuple(np.zeros_like(w) for w in weights)
+    else:
+        if len(grads) != 4:
+            raise ValueError(f"grads must be 4 arrays shaped like {WEIGHT_NAMES}, got {len(grads)}.")
+        for name, g, w in zip(WEIGHT_NAMES, grads, weights):
+            _check_matrix("d" + name, g, w.shape, dtype)
+            if not (g.flags.c_contiguous and g.flags.writeable):
+                raise ValueError(f"d{name} must be C-contiguous and writable: gradients are accumulated into it.")
+    dX = np.empty((P if need_dX else 0, F), dtype=dtype)
+    G = GATES[cache.cell]
+    dgates = np.empty((P, G * H), dtype=dtype)
+    dc = None
+    if cache.cell == "lstm":
+        dc = _state("dcn", dcn, B, H, dtype)
+        _lstm.lstm_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dc, dgates, dX, *grads, cache.reverse)
+    elif cache.cell == "gru":
+        dgates_hh = np.empty((P, G * H), dtype=dtype)
+        _gru.gru_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dgates, dgates_hh, dX, *grads, cache.reverse)
+    else:
+        _rnn.rnn_backward(X, bs, *weights[:2], cache.Y, *cache.stash, dY, dh, dgates, dX, *grads,
+                          cache.cell == "rnn_relu", cache.reverse)
+    return (dX if need_dX else None), dh, dc, grads

@@ -1,0 +1,65 @@
+# Row-major BLAS for fastrnn's kernels, over scipy.linalg.cython_blas (no BLAS of our own to link).
+#
+# Every matrix here is a C-ordered (row-major) numpy buffer. Fortran BLAS is column-major, and a row-major
+# matrix read as column-major is its transpose, so row-major C = op(A) @ op(B) is computed as column-major
+# C^T = op(B)^T @ op(A)^T: the same call with A and B swapped and m and n swapped. No data moves.
+#
+# The wrappers are inline, nogil and take fused `floating` (float or double): one call site in a kernel serves
+# both dtypes, and the dtype test is resolved at compile time.
+
+from cython cimport floating
+from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv, saxpy, daxpy
+
+
+cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
+                      floating alpha, const floating* A, int lda,
+                      const floating* B, int ldb,
+                      floating beta, floating* C, int ldc) noexcept nogil:
+    """C (m, n) = alpha * op(A) @ op(B) + beta * C, with op(A) (m, k) and op(B) (k, n), all row-major.
+
+    lda, ldb, ldc are row strides in elements (the number of columns of the stored matrix for a whole array).
+    """
+    cdef char ta = b'T' if trans_a else b'N'
+    cdef char tb = b'T' if trans_b else b'N'
+    if floating is float:
+        sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> B, &ldb, <float*> A, &lda, &beta, C, &ldc)
+    else:
+        dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*> B, &ldb, <double*> A, &lda, &beta, C, &ldc)
+
+
+cdef inline void gemv(bint trans_a, int m, int n, floating alpha, const floating* A, int lda,
+                      const floating* x, floating beta, floating* y) noexcept nogil:
+    """y = alpha * op(A) @ x + beta * y for a row-major A of m rows and n columns; x and y unit-stride."""
+    # Row-major A is column-major A^T (n rows, m columns), so the transpose flag flips.
+    cdef char ta = b'N' if trans_a else b'T'
+    cdef int one = 1
+    if floating is float:
+        sgemv(&ta, &n, &m, &alpha, <float*> A, &lda, <float*> x, &one, &beta, y, &one)
+    else:
+        dgemv(&ta, &n, &m, &alpha, <double*> A, &lda, <double*> x, &one, &beta, y, &one)
+
+
+cdef inline void axpy(int n, floating alpha, const floating* x, floating* y) noexcept nogil:
+    """y += alpha * x for unit-stride vectors of length n."""
+    cdef int one = 1
+    if floating is float:
+        saxpy(&n, &alpha, <float*> x, &one, y, &one)
+    else:
+        daxpy(&n, &alpha, <double*> x, &one, y, &one)
+
+
+cdef inline void step_gemm(bint trans_b, int m, int n, int k, const floating* A, int lda,
+                           const floating* B, int ldb, floating beta, floating* C, int ldc) noexcept nogil:
+    """C (m, n) = A (m, k) @ op(B) + beta * C: the per-step recurrent product of the kernels.
+
+    m is the number of live sequences at a step, often 1 (one stream, or the tail of a ragged batch), where
+    BLAS's GEMM pays for packing panels it never reuses; a single row is a GEMV on B instead.
+    """
+    if m == 1:
+        # row @ op(B) is op(B)^T @ row: B (n, k) when trans_b, else B (k, n).
+        if trans_b:
+            gemv(False, n, k, <floating> 1, B, ldb, A, beta, C)
+        else:
+            gemv(True, k, n, <floating> 1, B, ldb, A, beta, C)
+    else:
+        gemm(False, trans_b, m, n, k, <floating> 1, A, lda, B, ldb, beta, C, ldc)

@@ -1,0 +1,39 @@
+"""Python entry points to the row-major BLAS wrappers of ``_blas.pxd``, for the tests only.
+
+Each takes whole C-contiguous numpy arrays and writes the result into the last one, as the kernels do. Scalars
+arrive as double (a NumPy float32 scalar is not a fused `floating` to Cython's dispatch) and are cast.
+"""
+from cython cimport floating
+
+from _blas cimport gemm, gemv, axpy, step_gemm
+
+
+def gemm_check(bint trans_a, bint trans_b, double alpha, const floating[:, ::1] A,
+               const floating[:, ::1] B, double beta, floating[:, ::1] C):
+    """C = alpha * op(A) @ op(B) + beta * C."""
+    cdef int m = C.shape[0], n = C.shape[1]
+    cdef int k = A.shape[0] if trans_a else A.shape[1]
+    with nogil:
+        gemm(trans_a, trans_b, m, n, k, <floating> alpha, &A[0, 0], A.shape[1], &B[0, 0], B.shape[1],
+             <floating> beta, &C[0, 0], n)
+
+
+def gemv_check(bint trans_a, double alpha, const floating[:, ::1] A, const floating[::1] x,
+               double beta, floating[::1] y):
+    """y = alpha * op(A) @ x + beta * y."""
+    with nogil:
+        gemv(trans_a, A.shape[0], A.shape[1], <floating> alpha, &A[0, 0], A.shape[1], &x[0], <floating> beta, &y[0])
+
+
+def axpy_check(double alpha, const floating[::1] x, floating[::1] y):
+    """y += alpha * x."""
+    with nogil:
+        axpy(x.shape[0], <floating> alpha, &x[0], &y[0])
+
+
+def step_gemm_check(bint trans_b, const floating[:, ::1] A, const floating[:, ::1] B, double beta,
+                    floating[:, ::1] C):
+    """C = A @ op(B) + beta * C."""
+    cdef int m = C.shape[0], n = C.shape[1], k = A.shape[1]
+    with nogil:
+        step_gemm(trans_b, m, n, k, &A[0, 0], A.shape[1], &B[0, 0], B.shape[1], <floating> beta, &C[0, 0], n)

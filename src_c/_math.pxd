@@ -1,0 +1,60 @@
+# Pointwise activations and their derivatives for the kernels, inline for float and double.
+#
+# Derivatives take the activation's OUTPUT (y = act(x)), because the forward pass stashes post-activation gates
+# and the backward never recomputes an exp or a tanh.
+
+from cython cimport floating
+from libc.math cimport exp, expf, tanh, tanhf, fabs, fabsf, isfinite
+
+
+cdef inline floating sigmoid(floating x) noexcept nogil:
+    """1 / (1 + exp(-x)) that never overflows: exp is only taken of -|x| <= 0."""
+    cdef floating e
+    if floating is float:
+        e = expf(-fabsf(x))
+    else:
+        e = exp(-fabs(x))
+    if x >= 0:
+        return 1 / (1 + e)
+    return e / (1 + e)
+
+
+cdef inline floating tanh_(floating x) noexcept nogil:
+    if floating is float:
+        return tanhf(x)
+    else:
+        return tanh(x)
+
+
+cdef inline floating relu(floating x) noexcept nogil:
+    return x if x > 0 else 0
+
+
+cdef inline floating dsigmoid(floating y) noexcept nogil:
+    """sigma'(x) from y = sigma(x)."""
+    return y * (1 - y)
+
+
+cdef inline floating dtanh(floating y) noexcept nogil:
+    """tanh'(x) from y = tanh(x)."""
+    return 1 - y * y
+
+
+cdef inline floating drelu(floating y) noexcept nogil:
+    """relu'(x) from y = relu(x); 0 at x = 0, as PyTorch."""
+    return 1 if y > 0 else 0
+
+
+cdef inline bint all_finite(const floating* x, Py_ssize_t n) noexcept nogil:
+    """True when none of x[0:n] is NaN or infinite; the sum of the values is non-finite exactly then, or
+    overflows, so that case is checked element by element."""
+    cdef Py_ssize_t i
+    cdef floating s = 0
+    for i in range(n):
+        s += x[i]
+    if isfinite(s):
+        return True
+    for i in range(n):
+        if not isfinite(x[i]):
+            return False
+    return True

@@ -1,0 +1,188 @@
+"""GRU forward pass and backpropagation through time: one layer, one direction, float32 and float64.
+
+Math (PyTorch's names and gate order r, z, n; H hidden units; x_t (F,), h (H,)):
+
+    ax  = W_ih x_t + b_ih                                input pre-activations (3H,) = [ax_r, ax_z, ax_n]
+    ah  = W_hh h_{t-1} + b_hh                            recurrent pre-activations (3H,) = [ah_r, ah_z, ah_n]
+    r   = σ(ax_r + ah_r)    z = σ(ax_z + ah_z)    n = tanh(ax_n + r * ah_n)
+    h_t = (1 - z) * n + z * h_{t-1}
+
+The reset gate multiplies ah_n with its bias, so b_hn cannot join the input projection; b_hr and b_hz can.
+
+Backward, with dh = dL/dh_t (from the output and from step t+1):
+
+    dn_a = dh * (1 - z) * (1 - n^2)          dz_a = dh * (h_{t-1} - n) * z (1 - z)
+    dr_a = dn_a * ah_n * r (1 - r)
+    dax  = [dr_a, dz_a, dn_a]                dah = [dr_a, dz_a, dn_a * r]
+    dh_{t-1} = dh * z + dah @ W_hh
+    dW_ih += dax^T x    dW_hh += dah^T h_{t-1}    db_ih += dax    db_hh += dah    dx = dax @ W_ih
+
+Packed layout and state handling as in lstm.pyx: step t owns rows off : off + b; the state array h (B, H) keeps
+every sequence's state, so it ends as h_n and rows that become live in the reverse direction start from h0.
+"""
+from cython cimport floating
+
+from _blas cimport gemm, step_gemm
+from _math cimport sigmoid, tanh_, dsigmoid, dtanh, all_finite
+
+
+def gru_forward(
+    const floating[:, ::1] X,
+    const Py_ssize_t[::1] batch_sizes,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    const floating[::1] bias_ih,
+    const floating[::1] bias_hh,
+    floating[:, ::1] h,
+    floating[:, ::1] Y,
+    floating[:, ::1] gates,
+    floating[:, ::1] ah,
+    floating[:, ::1] h_prev,
+    floating[:, ::1] ah_n,
+    bint reverse,
+    bint training,
+):
+    """Run the GRU over a packed batch, writing Y, the final state and (when training) the stash.
+
+    Parameters
+    ----------
+    X : (P, F) packed inputs.
+    batch_sizes : (T,) live sequences at each step, non-increasing, batch_sizes[0] == B.
+    weight_ih : (3H, F).   weight_hh : (3H, H).   bias_ih, bias_hh : (3H,).
+    h : (B, H) in: initial state h0 (sorted order); out: final state h_n.
+    Y : (P, H) out: h_t at every packed row.
+    gates : (P, 3H) out: post-activation gates [r, z, n] of every row (scratch when not training).
+    ah : (B, 3H) scratch for the recurrent product W_hh h_{t-1} of one step.
+    h_prev, ah_n : (P, H) out when training: h_{t-1} and W_hn h_{t-1} + b_hn of every row;
+        ignored (may have 0 rows) when not training.
+    reverse : walk the steps from T-1 down to 0.
+    training : fill the stash the backward needs.
+    """
+    cdef:
+        Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1], G = 3 * H
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
+        floating r, z, n, ahn
+        floating* a
+        floating* u
+        bint finite
+    with nogil:
+        # The input projection of all steps at once: gates = X @ W_ih^T + b_ih + [b_hr, b_hz, 0].
+        for p in range(P):
+            for k in range(G):
+                gates[p, k] = bias_ih[k] + (bias_hh[k] if k < 2 * H else 0)
+        gemm(False, True, P, G, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 1, &gates[0, 0], G)
+
+        off = P if reverse else 0
+        for s in range(T):
+            t = T - 1 - s if reverse else s
+            b = batch_sizes[t]
+            if reverse:
+                off -= b
+            step_gemm(True, b, G, H, &h[0, 0], H, &weight_hh[0, 0], H, 0, &ah[0, 0], G)
+            for j in range(b):
+                p = off + j
+                a = &gates[p, 0]
+                u = &ah[j, 0]
+                for k in range(H):
+                    r = sigmoid(a[k] + u[k])
+                    z = sigmoid(a[H + k] + u[H + k])
+                    ahn = u[2 * H + k] + bias_hh[2 * H + k]
+                    n = tanh_(a[2 * H + k] + r * ahn)
+                    if training:
+                        h_prev[p, k] = h[j, k]
+                        ah_n[p, k] = ahn
+                    a[k] = r
+                    a[H + k] = z
+                    a[2 * H + k] = n
+                    h[j, k] = (1 - z) * n + z * h[j, k]
+                    Y[p, k] = h[j, k]
+            if not reverse:
+                off += b
+        finite = all_finite(&Y[0, 0], P * H)
+    if not finite:
+        raise FloatingPointError("non-finite value in the GRU forward pass")
+
+
+def gru_backward(
+    const floating[:, ::1] X,
+    const Py_ssize_t[::1] batch_sizes,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    const floating[:, ::1] gates,
+    const floating[:, ::1] h_prev,
+    const floating[:, ::1] ah_n,
+    const floating[:, ::1] dY,
+    floating[:, ::1] dh,
+    floating[:, ::1] dgates,
+    floating[:, ::1] dgates_hh,
+    floating[:, ::1] dX,
+    floating[:, ::1] dweight_ih,
+    floating[:, ::1] dweight_hh,
+    floating[::1] dbias_ih,
+    floating[::1] dbias_hh,
+    bint reverse,
+):
+    """Backpropagate through a GRU forward pass run with training=True and the same arguments.
+
+    Parameters
+    ----------
+    X, batch_sizes, weight_ih, weight_hh, reverse : as given to gru_forward.
+    gates, h_prev, ah_n : the stash gru_forward filled.
+    dY : (P, H) dL/dY.
+    dh : (B, H) in: dL/dh_n; out: dL/dh0.
+    dgates : (P, 3H) out: dL/dax, the input-side pre-activation gradients of every row.
+    dgates_hh : (P, 3H) out: dL/dah, the recurrent-side ones (they differ from dax in the n part only).
+    dX : (P, F) out: dL/dX; pass 0 rows to skip that product (the first layer needs no dX).
+    dweight_ih (3H, F), dweight_hh (3H, H), dbias_ih, dbias_hh (3H,) : gradients ADDED to (callers zero them).
+    """
+    cdef:
+        Py_ssize_t P = X.shape[0], F = X.shape[1], H = dh.shape[1], G = 3 * H
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
+        floating r, z, n, dh_t, dn_a, dz_a, dr_a
+        const floating* a
+        floating* dax
+        floating* dah
+        bint finite
+    with nogil:
+        off = 0 if reverse else P
+        for s in range(T):
+            t = s if reverse else T - 1 - s
+            b = batch_sizes[t]
+            if not reverse:
+                off -= b
+            for j in range(b):
+                p = off + j
+                a = &gates[p, 0]
+                dax = &dgates[p, 0]
+                dah = &dgates_hh[p, 0]
+                for k in range(H):
+                    r = a[k]
+                    z = a[H + k]
+                    n = a[2 * H + k]
+                    dh_t = dh[j, k] + dY[p, k]
+                    dn_a = dh_t * (1 - z) * dtanh(n)
+                    dz_a = dh_t * (h_prev[p, k] - n) * dsigmoid(z)
+                    dr_a = dn_a * ah_n[p, k] * dsigmoid(r)
+                    dax[k] = dr_a
+                    dax[H + k] = dz_a
+                    dax[2 * H + k] = dn_a
+                    dah[k] = dr_a
+                    dah[H + k] = dz_a
+                    dah[2 * H + k] = dn_a * r
+                    dh[j, k] = dh_t * z
+            step_gemm(False, b, H, G, &dgates_hh[off, 0], G, &weight_hh[0, 0], H, 1, &dh[0, 0], H)
+            if reverse:
+                off += b
+
+        # Weight gradients and dX for all steps at once.
+        gemm(True, False, G, F, P, 1, &dgates[0, 0], G, &X[0, 0], F, 1, &dweight_ih[0, 0], F)
+        gemm(True, False, G, H, P, 1, &dgates_hh[0, 0], G, &h_prev[0, 0], H, 1, &dweight_hh[0, 0], H)
+        for p in range(P):
+            for k in range(G):
+                dbias_ih[k] += dgates[p, k]
+                dbias_hh[k] += dgates_hh[p, k]
+        if dX.shape[0] != 0:
+            gemm(False, False, P, F, G, 1, &dgates[0, 0], G, &weight_ih[0, 0], F, 0, &dX[0, 0], F)
+        finite = all_finite(&dgates_hh[0, 0], P * G) and all_finite(&dh[0, 0], dh.shape[0] * H)
+    if not finite:
+        raise FloatingPointError("non-finite value in the GRU backward pass")

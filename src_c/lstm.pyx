@@ -1,0 +1,189 @@
+"""LSTM forward pass and backpropagation through time: one layer, one direction, float32 and float64.
+
+Math (PyTorch's names and gate order i, f, g, o; H hidden units; x_t (F,), h, c (H,)):
+
+    a   = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh          pre-activations (4H,) = [a_i, a_f, a_g, a_o]
+    i   = σ(a_i)    f = σ(a_f)    g = tanh(a_g)    o = σ(a_o)
+    c_t = f * c_{t-1} + i * g
+    h_t = o * tanh(c_t)
+
+Backward, with dh = dL/dh_t (from the output and from step t+1) and dc = dL/dc_t (from step t+1):
+
+    dc    += dh * o * (1 - tanh(c_t)^2)
+    da_i   = dc * g * i (1 - i)             da_f = dc * c_{t-1} * f (1 - f)
+    da_g   = dc * i * (1 - g^2)             da_o = dh * tanh(c_t) * o (1 - o)
+    dc_{t-1} = dc * f                       dh_{t-1} = da @ W_hh
+    dW_ih += da^T x    dW_hh += da^T h_{t-1}    db_ih += da    db_hh += da    dx = da @ W_ih
+
+Packed layout (DESIGN.md section 2): sequences sorted longest first; step t owns the rows off : off + b of every
+(P, .) array, b = batch_sizes[t] live sequences, and row off + j is sorted sequence j. The state arrays h, c (B, H)
+hold every sequence's current state: a sequence that is not live at a step keeps its state untouched, which makes
+h, c its final state after the loop in the forward direction, and makes rows that become live in the reverse
+direction start from h0, c0 (the caller fills h, c with h0, c0). The backward mirrors this with dh, dc.
+"""
+from cython cimport floating
+
+from _blas cimport gemm, step_gemm
+from _math cimport sigmoid, tanh_, dsigmoid, dtanh, all_finite
+
+
+def lstm_forward(
+    const floating[:, ::1] X,
+    const Py_ssize_t[::1] batch_sizes,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    const floating[::1] bias_ih,
+    const floating[::1] bias_hh,
+    floating[:, ::1] h,
+    floating[:, ::1] c,
+    floating[:, ::1] Y,
+    floating[:, ::1] gates,
+    floating[:, ::1] h_prev,
+    floating[:, ::1] c_prev,
+    floating[:, ::1] tanh_c,
+    bint reverse,
+    bint training,
+):
+    """Run the LSTM over a packed batch, writing Y, the final states and (when training) the stash.
+
+    Parameters
+    ----------
+    X : (P, F) packed inputs.
+    batch_sizes : (T,) live sequences at each step, non-increasing, batch_sizes[0] == B.
+    weight_ih : (4H, F).   weight_hh : (4H, H).   bias_ih, bias_hh : (4H,).
+    h, c : (B, H) in: initial states h0, c0 (sorted order); out: final states h_n, c_n.
+    Y : (P, H) out: h_t at every packed row.
+    gates : (P, 4H) out: post-activation gates [i, f, g, o] of every row (scratch when not training).
+    h_prev, c_prev, tanh_c : (P, H) out when training: h_{t-1}, c_{t-1}, tanh(c_t) of every row;
+        ignored (may have 0 rows) when not training.
+    reverse : walk the steps from T-1 down to 0.
+    training : fill the stash the backward needs.
+    """
+    cdef:
+        Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1], G = 4 * H
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
+        floating i, f, g, o, c_t, tc
+        floating* a
+        bint finite
+    with nogil:
+        # The input projection of all steps at once: gates = X @ W_ih^T + (b_ih + b_hh).
+        for p in range(P):
+            for k in range(G):
+                gates[p, k] = bias_ih[k] + bias_hh[k]
+        gemm(False, True, P, G, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 1, &gates[0, 0], G)
+
+        off = P if reverse else 0
+        for s in range(T):
+            t = T - 1 - s if reverse else s
+            b = batch_sizes[t]
+            if reverse:
+                off -= b
+            step_gemm(True, b, G, H, &h[0, 0], H, &weight_hh[0, 0], H, 1, &gates[off, 0], G)
+            for j in range(b):
+                p = off + j
+                a = &gates[p, 0]
+                for k in range(H):
+                    i = sigmoid(a[k])
+                    f = sigmoid(a[H + k])
+                    g = tanh_(a[2 * H + k])
+                    o = sigmoid(a[3 * H + k])
+                    c_t = f * c[j, k] + i * g
+                    tc = tanh_(c_t)
+                    if training:
+                        h_prev[p, k] = h[j, k]
+                        c_prev[p, k] = c[j, k]
+                        tanh_c[p, k] = tc
+                    a[k] = i
+                    a[H + k] = f
+                    a[2 * H + k] = g
+                    a[3 * H + k] = o
+                    c[j, k] = c_t
+                    h[j, k] = o * tc
+                    Y[p, k] = o * tc
+            if not reverse:
+                off += b
+        finite = all_finite(&Y[0, 0], P * H) and all_finite(&c[0, 0], c.shape[0] * H)
+    if not finite:
+        raise FloatingPointError("non-finite value in the LSTM forward pass")
+
+
+def lstm_backward(
+    const floating[:, ::1] X,
+    const Py_ssize_t[::1] batch_sizes,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    const floating[:, ::1] gates,
+    const floating[:, ::1] h_prev,
+    const floating[:, ::1] c_prev,
+    const floating[:, ::1] tanh_c,
+    const floating[:, ::1] dY,
+    floating[:, ::1] dh,
+    floating[:, ::1] dc,
+    floating[:, ::1] dgates,
+    floating[:, ::1] dX,
+    floating[:, ::1] dweight_ih,
+    floating[:, ::1] dweight_hh,
+    floating[::1] dbias_ih,
+    floating[::1] dbias_hh,
+    bint reverse,
+):
+    """Backpropagate through an LSTM forward pass run with training=True and the same arguments.
+
+    Parameters
+    ----------
+    X, batch_sizes, weight_ih, weight_hh, reverse : as given to lstm_forward.
+    gates, h_prev, c_prev, tanh_c : the stash lstm_forward filled.
+    dY : (P, H) dL/dY.
+    dh, dc : (B, H) in: dL/dh_n, dL/dc_n; out: dL/dh0, dL/dc0.
+    dgates : (P, 4H) out: dL/da, the pre-activation gradients of every row.
+    dX : (P, F) out: dL/dX; pass 0 rows to skip that product (the first layer needs no dX).
+    dweight_ih (4H, F), dweight_hh (4H, H), dbias_ih, dbias_hh (4H,) : gradients ADDED to (callers zero them).
+    """
+    cdef:
+        Py_ssize_t P = X.shape[0], F = X.shape[1], H = dh.shape[1], G = 4 * H
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
+        floating i, f, g, o, tc, dh_t, dc_t, v
+        const floating* a
+        floating* da
+        bint finite
+    with nogil:
+        off = 0 if reverse else P
+        for s in range(T):
+            t = s if reverse else T - 1 - s
+            b = batch_sizes[t]
+            if not reverse:
+                off -= b
+            for j in range(b):
+                p = off + j
+                a = &gates[p, 0]
+                da = &dgates[p, 0]
+                for k in range(H):
+                    i = a[k]
+                    f = a[H + k]
+                    g = a[2 * H + k]
+                    o = a[3 * H + k]
+                    tc = tanh_c[p, k]
+                    dh_t = dh[j, k] + dY[p, k]
+                    dc_t = dc[j, k] + dh_t * o * dtanh(tc)
+                    da[k] = dc_t * g * dsigmoid(i)
+                    da[H + k] = dc_t * c_prev[p, k] * dsigmoid(f)
+                    da[2 * H + k] = dc_t * i * dtanh(g)
+                    da[3 * H + k] = dh_t * tc * dsigmoid(o)
+                    dc[j, k] = dc_t * f
+            step_gemm(False, b, H, G, &dgates[off, 0], G, &weight_hh[0, 0], H, 0, &dh[0, 0], H)
+            if reverse:
+                off += b
+
+        # Weight gradients and dX for all steps at once.
+        gemm(True, False, G, F, P, 1, &dgates[0, 0], G, &X[0, 0], F, 1, &dweight_ih[0, 0], F)
+        gemm(True, False, G, H, P, 1, &dgates[0, 0], G, &h_prev[0, 0], H, 1, &dweight_hh[0, 0], H)
+        for p in range(P):
+            for k in range(G):
+                v = dgates[p, k]
+                dbias_ih[k] += v
+                dbias_hh[k] += v
+        if dX.shape[0] != 0:
+            gemm(False, False, P, F, G, 1, &dgates[0, 0], G, &weight_ih[0, 0], F, 0, &dX[0, 0], F)
+        finite = all_finite(&dgates[0, 0], P * G) and all_finite(&dh[0, 0], dh.shape[0] * H)
+    if not finite:
+        raise FloatingPointError("non-finite value in the LSTM backward pass")

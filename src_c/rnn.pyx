@@ -1,0 +1,150 @@
+"""Vanilla (Elman) RNN forward pass and backpropagation through time: one layer, one direction, float32 and
+float64, activation tanh or relu.
+
+Math (PyTorch's names; H hidden units; x_t (F,), h (H,)):
+
+    a   = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh          pre-activation (H,)
+    h_t = act(a)                                         act = tanh or relu
+
+Backward, with dh = dL/dh_t (from the output and from step t+1):
+
+    da = dh * act'(a)              act' from the output: 1 - h_t^2 for tanh, [h_t > 0] for relu
+    dh_{t-1} = da @ W_hh
+    dW_ih += da^T x    dW_hh += da^T h_{t-1}    db_ih += da    db_hh += da    dx = da @ W_ih
+
+Packed layout and state handling as in lstm.pyx: step t owns rows off : off + b; the state array h (B, H) keeps
+every sequence's state, so it ends as h_n and rows that become live in the reverse direction start from h0.
+Y holds the pre-activations of a step until its pointwise pass turns them into h_t, so the RNN needs no gates
+array, and h_t itself (Y) is the stash for act'.
+"""
+from cython cimport floating
+
+from _blas cimport gemm, step_gemm
+from _math cimport tanh_, relu, dtanh, drelu, all_finite
+
+
+def rnn_forward(
+    const floating[:, ::1] X,
+    const Py_ssize_t[::1] batch_sizes,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    const floating[::1] bias_ih,
+    const floating[::1] bias_hh,
+    floating[:, ::1] h,
+    floating[:, ::1] Y,
+    floating[:, ::1] h_prev,
+    bint use_relu,
+    bint reverse,
+    bint training,
+):
+    """Run the RNN over a packed batch, writing Y, the final state and (when training) the stash.
+
+    Parameters
+    ----------
+    X : (P, F) packed inputs.
+    batch_sizes : (T,) live sequences at each step, non-increasing, batch_sizes[0] == B.
+    weight_ih : (H, F).   weight_hh : (H, H).   bias_ih, bias_hh : (H,).
+    h : (B, H) in: initial state h0 (sorted order); out: final state h_n.
+    Y : (P, H) out: h_t at every packed row.
+    h_prev : (P, H) out when training: h_{t-1} of every row; ignored (may have 0 rows) when not training.
+    use_relu : relu activation instead of tanh.
+    reverse : walk the steps from T-1 down to 0.
+    training : fill the stash the backward needs.
+    """
+    cdef:
+        Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1]
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
+        floating y
+        bint finite
+    with nogil:
+        # The input projection of all steps at once: Y = X @ W_ih^T + (b_ih + b_hh).
+        for p in range(P):
+            for k in range(H):
+                Y[p, k] = bias_ih[k] + bias_hh[k]
+        gemm(False, True, P, H, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 1, &Y[0, 0], H)
+
+        off = P if reverse else 0
+        for s in range(T):
+            t = T - 1 - s if reverse else s
+            b = batch_sizes[t]
+            if reverse:
+                off -= b
+            step_gemm(True, b, H, H, &h[0, 0], H, &weight_hh[0, 0], H, 1, &Y[off, 0], H)
+            for j in range(b):
+                p = off + j
+                for k in range(H):
+                    y = relu(Y[p, k]) if use_relu else tanh_(Y[p, k])
+                    if training:
+                        h_prev[p, k] = h[j, k]
+                    h[j, k] = y
+                    Y[p, k] = y
+            if not reverse:
+                off += b
+        finite = all_finite(&Y[0, 0], P * H)
+    if not finite:
+        raise FloatingPointError("non-finite value in the RNN forward pass")
+
+
+def rnn_backward(
+    const floating[:, ::1] X,
+    const Py_ssize_t[::1] batch_sizes,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    const floating[:, ::1] Y,
+    const floating[:, ::1] h_prev,
+    const floating[:, ::1] dY,
+    floating[:, ::1] dh,
+    floating[:, ::1] dgates,
+    floating[:, ::1] dX,
+    floating[:, ::1] dweight_ih,
+    floating[:, ::1] dweight_hh,
+    floating[::1] dbias_ih,
+    floating[::1] dbias_hh,
+    bint use_relu,
+    bint reverse,
+):
+    """Backpropagate through an RNN forward pass run with training=True and the same arguments.
+
+    Parameters
+    ----------
+    X, batch_sizes, weight_ih, weight_hh, use_relu, reverse : as given to rnn_forward.
+    Y, h_prev : the outputs and the stash rnn_forward filled.
+    dY : (P, H) dL/dY.
+    dh : (B, H) in: dL/dh_n; out: dL/dh0.
+    dgates : (P, H) out: dL/da, the pre-activation gradient of every row.
+    dX : (P, F) out: dL/dX; pass 0 rows to skip that product (the first layer needs no dX).
+    dweight_ih (H, F), dweight_hh (H, H), dbias_ih, dbias_hh (H,) : gradients ADDED to (callers zero them).
+    """
+    cdef:
+        Py_ssize_t P = X.shape[0], F = X.shape[1], H = dh.shape[1]
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
+        floating v
+        bint finite
+    with nogil:
+        off = 0 if reverse else P
+        for s in range(T):
+            t = s if reverse else T - 1 - s
+            b = batch_sizes[t]
+            if not reverse:
+                off -= b
+            for j in range(b):
+                p = off + j
+                for k in range(H):
+                    dgates[p, k] = (dh[j, k] + dY[p, k]) * (drelu(Y[p, k]) if use_relu else dtanh(Y[p, k]))
+            step_gemm(False, b, H, H, &dgates[off, 0], H, &weight_hh[0, 0], H, 0, &dh[0, 0], H)
+            if reverse:
+                off += b
+
+        # Weight gradients and dX for all steps at once.
+        gemm(True, False, H, F, P, 1, &dgates[0, 0], H, &X[0, 0], F, 1, &dweight_ih[0, 0], F)
+        gemm(True, False, H, H, P, 1, &dgates[0, 0], H, &h_prev[0, 0], H, 1, &dweight_hh[0, 0], H)
+        for p in range(P):
+            for k in range(H):
+                v = dgates[p, k]
+                dbias_ih[k] += v
+                dbias_hh[k] += v
+        if dX.shape[0] != 0:
+            gemm(False, False, P, F, H, 1, &dgates[0, 0], H, &weight_ih[0, 0], F, 0, &dX[0, 0], F)
+        finite = all_finite(&dgates[0, 0], P * H) and all_finite(&dh[0, 0], dh.shape[0] * H)
+    if not finite:
+        raise FloatingPointError("non-finite value in the RNN backward pass")

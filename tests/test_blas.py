@@ -1,0 +1,80 @@
+"""The row-major BLAS wrappers of src_c/_blas.pxd against NumPy, for float32 and float64."""
+import numpy as np
+import pytest
+
+from fastrnn._blas_check import axpy_check, gemm_check, gemv_check, step_gemm_check
+
+DTYPES = [np.float32, np.float64]
+# (m, n, k): square, skinny, the 1 x 1 and k = 1 edge cases, one row (the GEMV path of step_gemm), odd sizes.
+SHAPES = [(4, 5, 3), (1, 1, 1), (3, 4, 1), (1, 7, 5), (6, 1, 9), (17, 13, 11)]
+
+
+def tol(dtype):
+    return dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+
+
+def stored(M, trans):
+    """The C-ordered array that op() turns into M."""
+    return np.ascontiguousarray(M.T if trans else M)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m, n, k", SHAPES)
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+@pytest.mark.parametrize("beta", [0.0, 1.0, -0.5])
+def test_gemm(dtype, m, n, k, trans_a, trans_b, beta):
+    rng = np.random.default_rng(0)
+    A, B, C = (rng.standard_normal(s).astype(dtype) for s in [(m, k), (k, n), (m, n)])
+    expected = 1.5 * A @ B + beta * C
+    out = C.copy()
+    gemm_check(trans_a, trans_b, dtype(1.5), stored(A, trans_a), stored(B, trans_b), dtype(beta), out)
+    np.testing.assert_allclose(out, expected, **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_beta_zero_ignores_nan_in_output(dtype):
+    # BLAS must not read C when beta == 0; the kernels rely on it for uninitialised workspaces.
+    rng = np.random.default_rng(1)
+    A, B = rng.standard_normal((3, 2)).astype(dtype), rng.standard_normal((2, 4)).astype(dtype)
+    out = np.full((3, 4), np.nan, dtype=dtype)
+    gemm_check(False, False, dtype(1), A, B, dtype(0), out)
+    np.testing.assert_allclose(out, A @ B, **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m, n", [(1, 1), (4, 1), (1, 4), (5, 3), (13, 8)])
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("beta", [0.0, 1.0])
+def test_gemv(dtype, m, n, trans_a, beta):
+    rng = np.random.default_rng(2)
+    A = rng.standard_normal((m, n)).astype(dtype)
+    x = rng.standard_normal(m if trans_a else n).astype(dtype)
+    y = rng.standard_normal(n if trans_a else m).astype(dtype)
+    expected = 0.5 * (A.T if trans_a else A) @ x + beta * y
+    gemv_check(trans_a, dtype(0.5), A, x, dtype(beta), y)
+    np.testing.assert_allclose(y, expected, **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 2, 31])
+def test_axpy(dtype, n):
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+    expected = y - 2 * x
+    axpy_check(dtype(-2), x, y)
+    np.testing.assert_allclose(y, expected, **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m, n, k", SHAPES)
+@pytest.mark.parametrize("trans_b", [False, True])
+@pytest.mark.parametrize("beta", [0.0, 1.0])
+def test_step_gemm(dtype, m, n, k, trans_b, beta):
+    # m == 1 takes the GEMV path; both must agree with NumPy, with and without accumulation.
+    rng = np.random.default_rng(4)
+    A, B, C = (rng.standard_normal(s).astype(dtype) for s in [(m, k), (k, n), (m, n)])
+    expected = A @ B + beta * C
+    out = C.copy()
+    step_gemm_check(trans_b, A, stored(B, trans_b), dtype(beta), out)
+    np.testing.assert_allclose(out, expected, **tol(dtype))

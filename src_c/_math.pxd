@@ -27,7 +27,8 @@ cdef inline floating tanh_(floating x) noexcept nogil:
 
 
 cdef inline floating relu(floating x) noexcept nogil:
-    return x if x > 0 else 0
+    # Written so that NaN propagates (NaN <= 0 is false) and the non-finite check can see it.
+    return 0 if x <= 0 else x
 
 
 cdef inline floating dsigmoid(floating y) noexcept nogil:
@@ -46,8 +47,11 @@ cdef inline floating drelu(floating y) noexcept nogil:
 
 
 cdef inline bint all_finite(const floating* x, Py_ssize_t n) noexcept nogil:
-    """True when none of x[0:n] is NaN or infinite; the sum of the values is non-finite exactly then, or
-    overflows, so that case is checked element by element."""
+    """True when none of x[0:n] is NaN or infinite.
+
+    One sum decides in the common case: it is finite only if every value is. A non-finite sum may also be an
+    overflow of finite values, so only then are the values checked one by one.
+    """
     cdef Py_ssize_t i
     cdef floating s = 0
     for i in range(n):

@@ -1,0 +1,361 @@
+"""The compiled kernels (through fastrnn._cells) against the NumPy oracle, finite differences and PyTorch."""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import reference as ref
+from fastrnn import _cells
+
+CELLS = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
+DTYPES = [np.float32, np.float64]
+# (lengths, F, H): B = 1, T = 1, F = 1, odd H, ragged lengths with ties, equal lengths.
+SHAPES = [
+    ([1], 1, 1),
+    ([6], 2, 3),
+    ([1, 1, 1], 4, 3),
+    ([5, 3, 3, 1], 3, 5),
+    ([7, 7, 7], 2, 4),
+    ([9, 4, 4, 2, 1], 1, 7),
+    ([2, 8, 3, 8], 5, 2),
+]
+REVERSE = [False, True]
+
+
+def tolerance(dtype):
+    return dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-4, atol=2e-5)
+
+
+def oracle_forward(cell, X, bs, weights, h0, c0, reverse):
+    """The oracle's forward for a kernel cell name: (Y, hn, cn or None, cache)."""
+    if cell == "lstm":
+        return ref.lstm_forward(X, bs, *weights, h0, c0, reverse=reverse)
+    if cell == "gru":
+        Y, hn, cache = ref.gru_forward(X, bs, *weights, h0, reverse=reverse)
+    else:
+        Y, hn, cache = ref.rnn_forward(X, bs, *weights, h0, reverse=reverse, activation=cell.split("_")[1])
+    return Y, hn, None, cache
+
+
+def problem(cell, lengths, F, H, dtype, seed=0):
+    """Random packed inputs, weights, initial states and upstream gradients for one layer."""
+    rng = np.random.default_rng(seed)
+    seqs = [rng.standard_normal((n, F)) for n in lengths]
+    X, bs, _ = ref.pack(seqs)
+    base = "rnn" if cell.startswith("rnn") else cell
+    params = ref.random_params(base, F, H, rng)
+    weights = tuple(params[k].astype(dtype) for k in _cells.WEIGHT_NAMES)
+    B, P = len(lengths), X.shape[0]
+    lstm = cell == "lstm"
+    p = dict(
+        X=X.astype(dtype), bs=bs, weights=weights,
+        h0=rng.standard_normal((B, H)).astype(dtype) * 0.5,
+        c0=rng.standard_normal((B, H)).astype(dtype) * 0.5 if lstm else None,
+        dY=rng.standard_normal((P, H)).astype(dtype),
+        dhn=rng.standard_normal((B, H)).astype(dtype),
+        dcn=rng.standard_normal((B, H)).astype(dtype) if lstm else None,
+    )
+    return p
+
+
+def run_oracle(cell, p, reverse):
+    """The oracle in float64 on the same problem: (Y, hn, cn, dict of gradients)."""
+    f64 = lambda a: None if a is None else a.astype(np.float64)  # noqa: E731
+    weights = [f64(w) for w in p["weights"]]
+    Y, hn, cn, cache = oracle_forward(cell, f64(p["X"]), p["bs"], weights, f64(p["h0"]), f64(p["c0"]), reverse)
+    if cell == "lstm":
+        grads = ref.lstm_backward(cache, f64(p["dY"]), f64(p["dhn"]), f64(p["dcn"]))
+    else:
+        grads = (ref.gru_backward if cell == "gru" else ref.rnn_backward)(cache, f64(p["dY"]), f64(p["dhn"]))
+    return Y, hn, cn, grads
+
+
+def run_kernel(cell, p, reverse):
+    Y, hn, cn, cache = _cells.forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], reverse, training=True)
+    dX, dh0, dc0, grads = _cells.backward(cache, p["dY"], p["dhn"], p["dcn"])
+    grads = dict(X=dX, h0=dh0, **dict(zip(_cells.WEIGHT_NAMES, grads)))
+    if cell == "lstm":
+        grads["c0"] = dc0
+    return Y, hn, cn, grads
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reverse", REVERSE)
+@pytest.mark.parametrize("lengths, F, H", SHAPES)
+@pytest.mark.parametrize("cell", CELLS)
+def test_forward_and_backward_match_oracle(cell, lengths, F, H, reverse, dtype):
+    p = problem(cell, lengths, F, H, dtype)
+    Y, hn, cn, grads = run_kernel(cell, p, reverse)
+    Y_ref, hn_ref, cn_ref, grads_ref = run_oracle(cell, p, reverse)
+    tol = tolerance(dtype)
+    for got in (Y, hn, *grads.values()):
+        assert got.dtype == dtype
+    np.testing.assert_allclose(Y, Y_ref, **tol)
+    np.testing.assert_allclose(hn, hn_ref, **tol)
+    if cell == "lstm":
+        np.testing.assert_allclose(cn, cn_ref, **tol)
+    for name, g_ref in grads_ref.items():
+        np.testing.assert_allclose(grads[name], g_ref, **tol, err_msg=name)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("cell", CELLS)
+def test_random_shapes_match_oracle(cell, seed):
+    rng = np.random.default_rng(100 + seed)
+    B = int(rng.integers(1, 7))
+    lengths = rng.integers(1, 9, size=B).tolist()
+    F, H = int(rng.integers(1, 6)), int(rng.integers(1, 8))
+    reverse = bool(rng.integers(2))
+    p = problem(cell, lengths, F, H, np.float64, seed=seed)
+    Y, hn, _, grads = run_kernel(cell, p, reverse)
+    Y_ref, hn_ref, _, grads_ref = run_oracle(cell, p, reverse)
+    np.testing.assert_allclose(Y, Y_ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(hn, hn_ref, rtol=1e-10, atol=1e-12)
+    for name, g_ref in grads_ref.items():
+        np.testing.assert_allclose(grads[name], g_ref, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("reverse", REVERSE)
+@pytest.mark.parametrize("lengths, F, H", [([1], 1, 1), ([4, 2, 2, 1], 2, 3), ([3, 3], 1, 5)])
+@pytest.mark.parametrize("cell", CELLS)
+def test_backward_matches_central_differences(cell, lengths, F, H, reverse):
+    p = problem(cell, lengths, F, H, np.float64, seed=7)
+    if cell == "rnn_relu":
+        # Keep every pre-activation away from relu's kink, where the derivative jumps.
+        p["weights"] = tuple(w * 0.3 for w in p["weights"])
+        p["weights"][2][:] = 0.5
+    _, _, _, grads = run_kernel(cell, p, reverse)
+
+    def loss():
+        Y, hn, cn, _ = _cells.forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], reverse)
+        total = np.sum(Y * p["dY"]) + np.sum(hn * p["dhn"])
+        return total + (np.sum(cn * p["dcn"]) if cell == "lstm" else 0.0)
+
+    inputs = dict(X=p["X"], h0=p["h0"], **dict(zip(_cells.WEIGHT_NAMES, p["weights"])))
+    if cell == "lstm":
+        inputs["c0"] = p["c0"]
+    eps = 1e-6
+    for name, a in inputs.items():
+        numeric = np.empty_like(a)
+        for idx in np.ndindex(a.shape):
+            old = a[idx]
+            a[idx] = old + eps
+            up = loss()
+            a[idx] = old - eps
+            down = loss()
+            a[idx] = old
+            numeric[idx] = (up - down) / (2 * eps)
+        np.testing.assert_allclose(grads[name], numeric, rtol=1e-6, atol=1e-8, err_msg=name)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_inference_equals_training_forward(cell):
+    p = problem(cell, [6, 4, 4, 1], 3, 5, np.float64)
+    a = _cells.forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], training=False)
+    b = _cells.forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], training=True)
+    assert a[3] is None and b[3] is not None
+    for x, y in zip(a[:3], b[:3]):
+        if x is not None:
+            np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_each_sequence_alone_matches_the_batch(cell):
+    rng = np.random.default_rng(3)
+    seqs = [rng.standard_normal((n, 2)) for n in [5, 2, 5, 1]]
+    X, bs, order = ref.pack(seqs)
+    weights = tuple(ref.random_params("rnn" if cell.startswith("rnn") else cell, 2, 4, rng)[k]
+                    for k in _cells.WEIGHT_NAMES)
+    for reverse in REVERSE:
+        Y, hn, _, _ = _cells.forward(cell, X, bs, weights, reverse=reverse)
+        Ys = ref.unpack(Y, bs)
+        for j, i in enumerate(order):
+            Y1, hn1, _, _ = _cells.forward(cell, seqs[i], np.ones(len(seqs[i]), dtype=np.intp), weights,
+                                           reverse=reverse)
+            np.testing.assert_allclose(Ys[j], Y1, rtol=1e-13, atol=1e-15)
+            np.testing.assert_allclose(hn[j], hn1[0], rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cell", CELLS)
+def test_repeated_calls_are_bit_identical(cell, dtype):
+    p = problem(cell, [40, 33, 20], 16, 24, dtype)
+    first, second = run_kernel(cell, p, False), run_kernel(cell, p, False)
+    for a, b in zip(first[:2], second[:2]):
+        np.testing.assert_array_equal(a, b)
+    for name in first[3]:
+        np.testing.assert_array_equal(first[3][name], second[3][name])
+
+
+def test_grads_accumulate_into_given_arrays():
+    p = problem("gru", [4, 3], 2, 3, np.float64)
+    _, _, _, cache = _cells.forward("gru", p["X"], p["bs"], p["weights"], p["h0"], training=True)
+    _, _, _, once = _cells.backward(cache, p["dY"], p["dhn"])
+    flat = np.zeros(sum(w.size for w in p["weights"]))
+    views, start = [], 0
+    for w in p["weights"]:
+        views.append(flat[start:start + w.size].reshape(w.shape))
+        start += w.size
+    _cells.backward(cache, p["dY"], p["dhn"], grads=views)
+    _cells.backward(cache, p["dY"], p["dhn"], grads=views)
+    np.testing.assert_allclose(flat, 2 * np.concatenate([g.ravel() for g in once]), rtol=1e-14)
+
+
+def test_need_dX_false_skips_dX_only():
+    p = problem("lstm", [4, 3], 2, 3, np.float64)
+    _, _, _, cache = _cells.forward("lstm", p["X"], p["bs"], p["weights"], p["h0"], p["c0"], training=True)
+    full = _cells.backward(cache, p["dY"], p["dhn"], p["dcn"])
+    skip = _cells.backward(cache, p["dY"], p["dhn"], p["dcn"], need_dX=False)
+    assert skip[0] is None and full[0].shape == p["X"].shape
+    for a, b in zip(full[3], skip[3]):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cell", CELLS)
+def test_extreme_inputs_saturate(cell, dtype):
+    p = problem(cell, [5, 3], 3, 4, dtype)
+    sign = np.where(np.random.default_rng(0).random(p["X"].shape) < 0.5, -1, 1)
+    X = (1e6 * sign).astype(dtype)
+    Y, hn, cn, cache = _cells.forward(cell, X, p["bs"], p["weights"], p["h0"], p["c0"], training=True)
+    assert np.isfinite(Y).all() and np.isfinite(hn).all()
+    if cell != "rnn_relu":
+        assert np.abs(Y).max() <= 1
+        # Saturated gates: pre-activations of size ~1e5 put every sigmoid/tanh exactly at its limits.
+        if cell == "rnn_tanh":
+            assert set(np.unique(np.abs(Y))) <= {0.0, 1.0}
+    dX, dh0, _, grads = _cells.backward(cache, p["dY"], p["dhn"], p["dcn"])
+    assert all(np.isfinite(g).all() for g in (dX, dh0, *grads))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_non_finite_values_raise_after_the_loop(cell):
+    p = problem(cell, [3, 2], 2, 3, np.float64)
+    w = list(p["weights"])
+    w[1] = w[1].copy()
+    w[1][0, 0] = np.nan
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        _cells.forward(cell, p["X"], p["bs"], tuple(w), p["h0"], p["c0"])
+
+
+def test_relu_overflow_raises():
+    p = problem("rnn_relu", [30], 2, 3, np.float64)
+    w = (p["weights"][0], np.full((3, 3), 1e30), np.ones(3), np.ones(3))
+    with pytest.raises(FloatingPointError, match="RNN forward"):
+        _cells.forward("rnn_relu", np.abs(p["X"]) + 1, p["bs"], w)
+
+
+def test_kernel_releases_the_gil():
+    # While one long kernel call runs in a thread, this thread keeps running Python code. Were the GIL held for
+    # the call, this loop would stall for the whole call; released, its longest stall is scheduling noise.
+    p = problem("lstm", [400] * 32, 32, 128, np.float64)
+    _cells.forward("lstm", p["X"], p["bs"], p["weights"])  # warm-up: first-touch page faults, BLAS threads
+    state = {"done": False}
+
+    def work():
+        start = time.perf_counter()
+        _cells.forward("lstm", p["X"], p["bs"], p["weights"])
+        state["call"] = time.perf_counter() - start
+        state["done"] = True
+
+    t = threading.Thread(target=work)
+    last = time.perf_counter()
+    longest_stall = 0.0
+    t.start()
+    while not state["done"]:
+        now = time.perf_counter()
+        longest_stall = max(longest_stall, now - last)
+        last = now
+    t.join()
+    assert longest_stall < state["call"] / 2, (longest_stall, state["call"])
+
+
+# ---- argument checks: every one raises before the kernel runs ----
+
+def test_bad_arguments_raise_clear_errors():
+    p = problem("lstm", [3, 2], 2, 3, np.float64)
+    X, bs, w = p["X"], p["bs"], p["weights"]
+    with pytest.raises(ValueError, match="cell must be one of"):
+        _cells.forward("transformer", X, bs, w)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        _cells.forward("lstm", X.astype(np.int64), bs, w)
+    with pytest.raises(ValueError, match="X must be a 2-D"):
+        _cells.forward("lstm", X[None], bs, w)
+    with pytest.raises(TypeError, match="weight_ih has dtype float32"):
+        _cells.forward("lstm", X, bs, (w[0].astype(np.float32), *w[1:]))
+    with pytest.raises(ValueError, match=r"weight_ih must have shape \(12, 2\)"):
+        _cells.forward("lstm", X, bs, (w[0][:, :1], *w[1:]))
+    with pytest.raises(ValueError, match="weight_hh of a lstm layer"):
+        _cells.forward("lstm", X, bs, (w[0], w[1][:9], *w[2:]))
+    with pytest.raises(ValueError, match="bias_hh must have shape"):
+        _cells.forward("lstm", X, bs, (*w[:3], w[3][:5]))
+    with pytest.raises(ValueError, match="4 arrays"):
+        _cells.forward("lstm", X, bs, w[:3])
+    with pytest.raises(ValueError, match="non-increasing"):
+        _cells.forward("lstm", X, bs[::-1].copy(), w)
+    with pytest.raises(ValueError, match="sums to"):
+        _cells.forward("lstm", X, np.array([2, 2, 2]), w)
+    with pytest.raises(ValueError, match="non-empty 1-D integer"):
+        _cells.forward("lstm", X, bs.astype(float), w)
+    with pytest.raises(ValueError, match=r"h0 must have shape \(2, 3\)"):
+        _cells.forward("lstm", X, bs, w, h0=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="c0 is only for an LSTM"):
+        _cells.forward("gru", X, bs, problem("gru", [3, 2], 2, 3, np.float64)["weights"], c0=np.zeros((2, 3)))
+    _, _, _, cache = _cells.forward("lstm", X, bs, w, training=True)
+    with pytest.raises(ValueError, match=r"dY must have shape \(5, 3\)"):
+        _cells.backward(cache, np.zeros((5, 2)))
+    with pytest.raises(TypeError, match="Cache returned by forward"):
+        _cells.backward(None, np.zeros((5, 3)))
+    grads = [np.zeros_like(a) for a in w]
+    grads[0] = np.zeros((w[0].shape[1], w[0].shape[0])).T
+    with pytest.raises(ValueError, match="C-contiguous and writable"):
+        _cells.backward(cache, np.zeros((5, 3)), grads=grads)
+
+
+# ---- PyTorch, when installed ----
+
+@pytest.mark.parametrize("reverse", REVERSE)
+@pytest.mark.parametrize("cell", CELLS)
+def test_matches_torch_outputs_and_gradients(cell, reverse):
+    torch = pytest.importorskip("torch")
+    lengths, F, H = [6, 4, 4, 1], 3, 5
+    p = problem(cell, lengths, F, H, np.float64, seed=11)
+    kind = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(cell, torch.nn.RNN)
+    extra = {"nonlinearity": cell.split("_")[1]} if cell.startswith("rnn") else {}
+    # A bidirectional module's reverse direction is the kernel's reverse=True.
+    module = kind(F, H, bidirectional=reverse, **extra).double()
+    suffix = "_l0_reverse" if reverse else "_l0"
+    with torch.no_grad():
+        for name, w in zip(_cells.WEIGHT_NAMES, p["weights"]):
+            getattr(module, name + suffix).copy_(torch.from_numpy(w))
+    params = {name: getattr(module, name + suffix) for name in _cells.WEIGHT_NAMES}
+    X = torch.from_numpy(p["X"]).requires_grad_()
+    packed = torch.nn.utils.rnn.PackedSequence(X, torch.from_numpy(p["bs"]).long())
+    D = 2 if reverse else 1
+    h0 = torch.zeros(D, len(lengths), H, dtype=torch.float64)
+    h0[D - 1] = torch.from_numpy(p["h0"])
+    h0.requires_grad_()
+    if cell == "lstm":
+        c0 = torch.zeros_like(h0)
+        c0[D - 1] = torch.from_numpy(p["c0"])
+        c0 = c0.detach().requires_grad_()
+        out, (hn, cn) = module(packed, (h0, c0))
+    else:
+        out, hn = module(packed, h0)
+    Y = out.data[:, (D - 1) * H:]
+    loss = (Y * torch.from_numpy(p["dY"])).sum() + (hn[D - 1] * torch.from_numpy(p["dhn"])).sum()
+    if cell == "lstm":
+        loss = loss + (cn[D - 1] * torch.from_numpy(p["dcn"])).sum()
+    loss.backward()
+    Y_k, hn_k, cn_k, grads = run_kernel(cell, p, reverse)
+    np.testing.assert_allclose(Y_k, Y.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(hn_k, hn[D - 1].detach().numpy(), rtol=1e-10, atol=1e-12)
+    if cell == "lstm":
+        np.testing.assert_allclose(cn_k, cn[D - 1].detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(grads["c0"], c0.grad[D - 1].numpy(), rtol=1e-10, atol=1e-12)
+    # The loss reads only the compared direction, so X's gradient flows through that direction alone.
+    np.testing.assert_allclose(grads["X"], X.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(grads["h0"], h0.grad[D - 1].numpy(), rtol=1e-10, atol=1e-12)
+    for name in _cells.WEIGHT_NAMES:
+        np.testing.assert_allclose(grads[name], params[name].grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)

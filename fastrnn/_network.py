@@ -1,0 +1,252 @@
+"""The network the estimators train: stacked (bi)directional recurrent layers -> pooling -> dense head -> loss.
+
+All parameters live in one flat vector `params` (and their gradients in `grad`, same layout), so an optimizer
+updates one array; `views` names the pieces like a PyTorch ``state_dict`` (``weight_ih_l0``, ...,
+``bias_hh_l1_reverse``) for the recurrent layers and ``coef_i`` / ``intercept_i`` (MLP's shapes, (fan_in,
+fan_out)) for the dense layers.
+
+Batches are `PackedBatch`es; everything inside runs in their sorted order (longest sequence first), and
+`predict` returns rows in the original order. Nothing here knows about estimators.
+"""
+import numpy as np
+from scipy.special import expit, log_softmax, softmax
+
+from . import _cells
+from ._sequences import row_sequence, row_step, sequence_order
+
+OUT_ACTIVATIONS = ("identity", "logistic", "softmax")
+POOLINGS = ("last", "mean", "max")
+
+
+def _glorot(rng, shape, fan_in, fan_out, factor=6.0):
+    bound = np.sqrt(factor / (fan_in + fan_out))
+    return rng.uniform(-bound, bound, size=shape)
+
+
+def _orthogonal(rng, n):
+    # QR of a Gaussian matrix, signs fixed by R's diagonal so the draw is uniform over orthogonal matrices.
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.sign(np.diag(r))
+
+
+class Network:
+    """A recurrent network with a flat parameter vector.
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn"}
+    n_features : int, F.
+    hidden_sizes : tuple of int, one per stacked recurrent layer.
+    n_outputs : int, width of the output layer.
+    out_activation : {"identity", "logistic", "softmax"}; the loss is squared error, binary or multiclass log-loss.
+    activation : {"tanh", "relu"}, the RNN cell's activation.
+    bidirectional : bool.
+    dropout : float in [0, 1), applied to the outputs of every recurrent layer but the last when training.
+    pooling : {"last", "mean", "max"}, how a sequence becomes one vector.
+    dense_sizes : tuple of int, hidden layers (relu) of the head.
+    dtype : float32 or float64, the dtype of every parameter and computation.
+    """
+
+    def __init__(self, cell, n_features, hidden_sizes, n_outputs, out_activation, activation="tanh",
+                 bidirectional=False, dropout=0.0, pooling="last", dense_sizes=(), dtype=np.float64):
+        self.cell = cell
+        self.kernel_cell = f"rnn_{activation}" if cell == "rnn" else cell
+        self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
+        self.n_dirs = 2 if bidirectional else 1
+        self.dropout = float(dropout)
+        self.pooling = pooling
+        self.out_activation = out_activation
+        self.dtype = np.dtype(dtype)
+        G = _cells.GATES[self.kernel_cell]
+
+        shapes = []
+        self.layers = []  # layers[l][d] = names of (weight_ih, weight_hh, bias_ih, bias_hh)
+        F = n_features
+        for layer, H in enumerate(self.hidden_sizes):
+            dirs = []
+            for d in range(self.n_dirs):
+                suffix = f"_l{layer}" + ("_reverse" if d else "")
+                names = tuple(n + suffix for n in _cells.WEIGHT_NAMES)
+                shapes += zip(names, [(G * H, F), (G * H, H), (G * H,), (G * H,)])
+                dirs.append(names)
+            self.layers.append(dirs)
+            F = self.n_dirs * H
+        self.dense = []  # (coef name, intercept name)
+        for i, width in enumerate((*dense_sizes, n_outputs)):
+            shapes += [(f"coef_{i}", (F, width)), (f"intercept_{i}", (width,))]
+            self.dense.append((f"coef_{i}", f"intercept_{i}"))
+            F = width
+
+        sizes = [int(np.prod(s)) for _, s in shapes]
+        self.params = np.zeros(sum(sizes), dtype=self.dtype)
+        self.grad = np.zeros_like(self.params)
+        self.views, self.grad_views = {}, {}
+        # The L2 penalty applies to weight matrices, not biases (as MLP).
+        self.penalized = np.zeros(self.params.shape, dtype=bool)
+        start = 0
+        for (name, shape), size in zip(shapes, sizes):
+            self.views[name] = self.params[start:start + size].reshape(shape)
+            self.grad_views[name] = self.grad[start:start + size].reshape(shape)
+            self.penalized[start:start + size] = name.startswith(("weight_", "coef_"))
+            start += size
+
+    def initialize(self, rng):
+        """Glorot-uniform input weights, orthogonal recurrent blocks (one per gate), zero biases, LSTM forget-gate
+        bias 1 (in bias_ih only), Glorot-uniform dense layers as MLP."""
+        G = _cells.GATES[self.kernel_cell]
+        for layer, dirs in enumerate(self.layers):
+            H = self.hidden_sizes[layer]
+            for w_ih, w_hh, b_ih, b_hh in dirs:
+                F = self.views[w_ih].shape[1]
+                self.views[w_ih][:] = _glorot(rng, (G * H, F), F, G * H)
+                for g in range(G):
+                    self.views[w_hh][g * H:(g + 1) * H] = _orthogonal(rng, H)
+                self.views[b_ih][:] = 0
+                self.views[b_hh][:] = 0
+                if self.cell == "lstm":
+                    self.views[b_ih][H:2 * H] = 1
+        for i, (coef, intercept) in enumerate(self.dense):
+            fan_in, fan_out = self.views[coef].shape
+            last = i == len(self.dense) - 1
+            factor = 2.0 if last and self.out_activation == "logistic" else 6.0
+            self.views[coef][:] = _glorot(rng, (fan_in, fan_out), fan_in, fan_out, factor)
+            self.views[intercept][:] = _glorot(rng, (fan_out,), fan_in, fan_out, factor)
+
+    # ---- forward ----
+
+    def _recurrent_forward(self, batch, training, rng):
+        """Run the recurrent stack; returns the top layer's packed output, its final states, and the caches."""
+        x = batch.data
+        caches, masks = [], []
+        for layer, dirs in enumerate(self.layers):
+            outputs, finals, layer_caches = [], [], []
+            for d, names in enumerate(dirs):
+                weights = tuple(self.views[n] for n in names)
+                Y, hn, _, cache = _cells.forward(self.kernel_cell, x, batch.batch_sizes, weights,
+                                                 reverse=bool(d), training=training)
+                outputs.append(Y)
+                finals.append(hn)
+                layer_caches.append(cache)
+            caches.append(layer_caches)
+            x = outputs[0] if self.n_dirs == 1 else np.concatenate(outputs, axis=1)
+            if training and self.dropout > 0 and layer < len(self.layers) - 1:
+                mask = (rng.random(x.shape) >= self.dropout).astype(self.dtype) / (1 - self.dropout)
+                x = x * mask
+                masks.append(mask)
+            else:
+                masks.append(None)
+        return x, finals, caches, masks
+
+    def _pool(self, batch, Y, finals):
+        """(P, D*H) top outputs and final states -> (B, D*H) one vector per sorted sequence, plus pool state."""
+        if self.pooling == "last":
+            return np.concatenate(finals, axis=1) if self.n_dirs > 1 else finals[0], None
+        seq, step = row_sequence(batch), row_step(batch)
+        if self.pooling == "mean":
+            order = sequence_order(batch)
+            lengths = batch.sorted_lengths
+            starts = np.cumsum(lengths) - lengths
+            return np.add.reduceat(Y[order], starts, axis=0) / lengths[:, None].astype(self.dtype), None
+        padded = np.full((batch.n_sequences, batch.max_length, Y.shape[1]), -np.inf, dtype=self.dtype)
+        padded[seq, step] = Y
+        arg = padded.argmax(axis=1)
+        return np.take_along_axis(padded, arg[:, None, :], axis=1)[:, 0], arg
+
+    def _unpool(self, batch, dZ, arg):
+        """Gradient of `_pool`: (B, D*H) -> (P, D*H) dY of the top layer and per-direction final-state grads."""
+        P, width = batch.data.shape[0], dZ.shape[1]
+        if self.pooling == "last":
+            H = width // self.n_dirs
+            return None, [np.ascontiguousarray(dZ[:, d * H:(d + 1) * H]) for d in range(self.n_dirs)]
+        if self.pooling == "mean":
+            seq = row_sequence(batch)
+            return dZ[seq] / batch.sorted_lengths[seq, None].astype(self.dtype), [None] * self.n_dirs
+        dY = np.zeros((P, width), dtype=self.dtype)
+        rows = batch.offsets[arg] + np.arange(batch.n_sequences)[:, None]
+        dY[rows, np.arange(width)[None, :]] = dZ
+        return dY, [None] * self.n_dirs
+
+    def _dense_forward(self, Z):
+        activations = [Z]
+        for i, (coef, intercept) in enumerate(self.dense):
+            Z = Z @ self.views[coef] + self.views[intercept]
+            if i < len(self.dense) - 1:
+                Z = np.maximum(Z, 0)
+            activations.append(Z)
+        return activations
+
+    def forward(self, batch, training=False, rng=None):
+        """Output-layer pre-activations (B, n_outputs) in sorted order, and what `backward` needs."""
+        Y, finals, caches, masks = self._recurrent_forward(batch, training, rng)
+        pooled, arg = self._pool(batch, Y, finals)
+        activations = self._dense_forward(pooled)
+        return activations[-1], (caches, masks, arg, activations)
+
+    def predict(self, batch):
+        """Output (after the output activation) in the batch's ORIGINAL order."""
+        logits, _ = self.forward(batch)
+        return self.activate(logits)[batch.unsorted_indices]
+
+    def activate(self, logits):
+        if self.out_activation == "softmax":
+            return softmax(logits, axis=1)
+        if self.out_activation == "logistic":
+            return expit(logits)
+        return logits
+
+    # ---- loss and backward ----
+
+    def loss(self, logits, y, w):
+        """Weighted mean loss and its gradient with respect to the logits.
+
+        y is (B, n_outputs) in sorted order: one-hot for softmax, 0/1 for logistic, targets for identity; w (B,)
+        sample weights. Squared error is halved and averaged over outputs, as MLP's.
+        """
+        w = (w / w.sum())[:, None]
+        if self.out_activation == "softmax":
+            loss = -np.sum(w * y * log_softmax(logits, axis=1))
+            return loss, w * (softmax(logits, axis=1) - y)
+        if self.out_activation == "logistic":
+            # log(1 + exp(-|z|)) form: no overflow for any logit.
+            per = np.logaddexp(0, logits) - y * logits
+            return np.sum(w * per), w * (expit(logits) - y)
+        n_out = logits.shape[1]
+        diff = logits - y
+        return 0.5 * np.sum(w * diff ** 2) / n_out, w * diff / n_out
+
+    def loss_and_grad(self, batch, y, w, alpha=0.0, rng=None):
+        """Forward and backward on one batch; fills `self.grad` and returns the loss (penalty included).
+
+        y (B, n_outputs) and w (B,) are in the batch's sorted order; alpha is the L2 penalty, scaled by the
+        batch's total sample weight as MLP scales it by the batch size.
+        """
+        logits, (caches, masks, arg, activations) = self.forward(batch, training=True, rng=rng)
+        loss, delta = self.loss(logits, y, w)
+        self.grad[:] = 0
+        scale = alpha / w.sum()
+        loss += 0.5 * scale * np.dot(self.params[self.penalized], self.params[self.penalized])
+
+        for i in range(len(self.dense) - 1, -1, -1):
+            coef, intercept = self.dense[i]
+            self.grad_views[coef][:] = activations[i].T @ delta
+            self.grad_views[intercept][:] = delta.sum(axis=0)
+            delta = delta @ self.views[coef].T
+            if i > 0:
+                delta *= activations[i] > 0
+        dY, dfinals = self._unpool(batch, delta.astype(self.dtype, copy=False), arg)
+
+        for layer in range(len(self.layers) - 1, -1, -1):
+            H = self.hidden_sizes[layer]
+            dX = None
+            for d, (names, cache) in enumerate(zip(self.layers[layer], caches[layer])):
+                dY_d = (np.zeros((batch.data.shape[0], H), dtype=self.dtype) if dY is None
+                        else np.ascontiguousarray(dY[:, d * H:(d + 1) * H]))
+                grads = tuple(self.grad_views[n] for n in names)
+                dX_d, _, _, _ = _cells.backward(cache, dY_d, dfinals[d], grads=grads, need_dX=layer > 0)
+                dX = dX_d if dX is None else dX + dX_d
+            if layer > 0:
+                dY = dX if masks[layer - 1] is None else dX * masks[layer - 1]
+                dfinals = [None] * self.n_dirs
+
+        self.grad[self.penalized] += scale * self.params[self.penalized]
+        return float(loss)

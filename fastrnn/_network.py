@@ -49,19 +49,28 @@ class Network:
 
     def __init__(self, cell, n_features, hidden_sizes, n_outputs, out_activation, activation="tanh",
                  bidirectional=False, dropout=0.0, pooling="last", dense_sizes=(), dtype=np.float64):
-        self.cell = cell
-        self.kernel_cell = f"rnn_{activation}" if cell == "rnn" else cell
-        self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
-        self.n_dirs = 2 if bidirectional else 1
-        self.dropout = float(dropout)
-        self.pooling = pooling
-        self.out_activation = out_activation
-        self.dtype = np.dtype(dtype)
+        self._config = dict(cell=cell, n_features=int(n_features), hidden_sizes=tuple(int(h) for h in hidden_sizes),
+                            n_outputs=int(n_outputs), out_activation=out_activation, activation=activation,
+                            bidirectional=bool(bidirectional), dropout=float(dropout), pooling=pooling,
+                            dense_sizes=tuple(int(d) for d in dense_sizes), dtype=np.dtype(dtype).name)
+        self._build()
+
+    def _build(self, params=None):
+        """Lay out the flat parameter vector and its named views (zeros, or `params` when given)."""
+        cfg = self._config
+        self.cell = cfg["cell"]
+        self.kernel_cell = f"rnn_{cfg['activation']}" if self.cell == "rnn" else self.cell
+        self.hidden_sizes = cfg["hidden_sizes"]
+        self.n_dirs = 2 if cfg["bidirectional"] else 1
+        self.dropout = cfg["dropout"]
+        self.pooling = cfg["pooling"]
+        self.out_activation = cfg["out_activation"]
+        self.dtype = np.dtype(cfg["dtype"])
         G = _cells.GATES[self.kernel_cell]
 
         shapes = []
         self.layers = []  # layers[l][d] = names of (weight_ih, weight_hh, bias_ih, bias_hh)
-        F = n_features
+        F = cfg["n_features"]
         for layer, H in enumerate(self.hidden_sizes):
             dirs = []
             for d in range(self.n_dirs):
@@ -72,13 +81,13 @@ class Network:
             self.layers.append(dirs)
             F = self.n_dirs * H
         self.dense = []  # (coef name, intercept name)
-        for i, width in enumerate((*dense_sizes, n_outputs)):
+        for i, width in enumerate((*cfg["dense_sizes"], cfg["n_outputs"])):
             shapes += [(f"coef_{i}", (F, width)), (f"intercept_{i}", (width,))]
             self.dense.append((f"coef_{i}", f"intercept_{i}"))
             F = width
 
         sizes = [int(np.prod(s)) for _, s in shapes]
-        self.params = np.zeros(sum(sizes), dtype=self.dtype)
+        self.params = np.zeros(sum(sizes), dtype=self.dtype) if params is None else params
         self.grad = np.zeros_like(self.params)
         self.views, self.grad_views = {}, {}
         # The L2 penalty applies to weight matrices, not biases (as MLP).
@@ -89,6 +98,14 @@ class Network:
             self.grad_views[name] = self.grad[start:start + size].reshape(shape)
             self.penalized[start:start + size] = name.startswith(("weight_", "coef_"))
             start += size
+
+    def __getstate__(self):
+        # Views pickle as independent copies, so only the configuration and the flat vector are kept.
+        return {"config": self._config, "params": self.params}
+
+    def __setstate__(self, state):
+        self._config = state["config"]
+        self._build(state["params"])
 
     def initialize(self, rng):
         """Glorot-uniform input weights, orthogonal recurrent blocks (one per gate), zero biases, LSTM forget-gate

@@ -132,3 +132,13 @@ def test_float32_network_stays_float32():
     net.loss_and_grad(batch, y, w, 1e-3)
     assert net.params.dtype == net.grad.dtype == np.float32
     assert net.predict(batch).dtype == np.float32
+
+
+def test_pickle_keeps_views_tied_to_the_flat_vector():
+    import pickle
+    net, batch, y, w = make("lstm", "softmax", 3, bidirectional=True, dense_sizes=(3,))
+    clone = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(clone.predict(batch), net.predict(batch))
+    clone.params[:] = 0
+    assert not clone.views["weight_hh_l1_reverse"].any() and not clone.views["coef_1"].any()
+    assert net.params.any()

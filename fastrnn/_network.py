@@ -99,6 +99,10 @@ class Network:
             self.penalized[start:start + size] = name.startswith(("weight_", "coef_"))
             start += size
 
+    def step_shapes(self):
+        """(gates, H) of every recurrent layer: a step's recurrent product is (rows, H) @ (H, gates * H)."""
+        return [(_cells.GATES[self.kernel_cell], h) for h in self.hidden_sizes]
+
     def __getstate__(self):
         # Views pickle as independent copies, so only the configuration and the flat vector are kept.
         return {"config": self._config, "params": self.params}

@@ -1,0 +1,679 @@
+"""RNNClassifier and RNNRegressor: scikit-learn estimators on the compiled recurrent kernels.
+
+They own the training loop (minibatches, optimizer, early stopping, curves, warnings), modelled on scikit-learn's
+MLP; the model itself is a `fastrnn._network.Network`.
+"""
+import time
+import warnings
+from abc import abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state, compute_sample_weight
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
+
+from ._network import Network
+from ._optimizers import AdamOptimizer, SGDOptimizer, clip_grad_norm
+from ._sequences import check_sequences, pack
+from ._threads import step_threads
+
+# Sequences per chunk when predicting: bounds the memory of a prediction on a large X.
+_PREDICT_CHUNK = 1024
+
+# check_estimator feeds 2-D X, which fastrnn reads as (N, T) univariate sequences: n_features_in_ is then 1 (the
+# channels), not X.shape[1] (the time steps), and any T is accepted at predict time. The checks below assert the
+# opposite, so they are expected to fail; every other check passes.
+EXPECTED_FAILED_CHECKS = {
+    "check_n_features_in": "2-D X is (N, T) univariate sequences: n_features_in_ is 1, not X.shape[1].",
+    "check_n_features_in_after_fitting": "2-D X is (N, T) univariate sequences: any T is accepted.",
+    "check_estimators_partial_fit_n_features": "2-D X is (N, T) univariate sequences: any T is accepted.",
+}
+
+
+class BaseRNN(BaseEstimator):
+    """Shared parameters and training loop of the recurrent estimators (see RNNClassifier for the docs)."""
+
+    _parameter_constraints = {
+        "cell": [StrOptions({"rnn", "lstm", "gru"})],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"tanh", "relu"})],
+        "recurrent_activation": [StrOptions({"logistic", "sigmoid"})],
+        "bidirectional": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "pooling": [StrOptions({"last", "mean", "max"})],
+        "dense_layer_sizes": ["array-like"],
+        "return_sequences": ["boolean"],
+        "solver": [StrOptions({"sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "clipnorm": [Interval(Real, 0, None, closed="neither"), None],
+        "data_layout": [StrOptions({"NTF", "NCT"})],
+    }
+
+    @abstractmethod
+    def __init__(self, cell, hidden_layer_sizes, activation, recurrent_activation, bidirectional, dropout, pooling,
+                 dense_layer_sizes, return_sequences, solver, alpha, batch_size, learning_rate, learning_rate_init,
+                 power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum, nesterovs_momentum,
+                 early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, clipnorm,
+                 data_layout):
+        self.cell = cell
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.recurrent_activation = recurrent_activation
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.pooling = pooling
+        self.dense_layer_sizes = dense_layer_sizes
+        self.return_sequences = return_sequences
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.clipnorm = clipnorm
+        self.data_layout = data_layout
+
+    # ---- what the subclasses define ----
+
+    @abstractmethod
+    def _encode_targets(self, y, first_fit, classes=None):
+        """Check y and return the (N, n_outputs) training targets; set the target attributes on a first fit."""
+
+    @abstractmethod
+    def _out_activation(self):
+        """The output activation of a new network."""
+
+    @abstractmethod
+    def _validation_score(self, y_true, raw):
+        """Score of the raw network outputs on validation targets (as encoded)."""
+
+    # ---- fitting ----
+
+    def _check_layer_sizes(self, name):
+        sizes = getattr(self, name)
+        sizes = (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
+        if not all(isinstance(s, Integral) and s >= 1 for s in sizes):
+            raise ValueError(f"{name} must contain positive integers only, got {getattr(self, name)!r}.")
+        if name == "hidden_layer_sizes" and not sizes:
+            raise ValueError("hidden_layer_sizes must have at least one recurrent layer, got an empty tuple.")
+        return sizes
+
+    def _check_fit_params(self):
+        hidden = self._check_layer_sizes("hidden_layer_sizes")
+        dense = self._check_layer_sizes("dense_layer_sizes")
+        if self.return_sequences:
+            raise NotImplementedError("return_sequences=True (sequence tagging / seq2seq) is not available yet.")
+        if self.activation == "relu" and self.cell != "rnn":
+            raise ValueError(
+                f"activation='relu' is available for cell='rnn' only; cell={self.cell!r} uses tanh. "
+                "Use activation='tanh', or cell='rnn' for a relu recurrent network."
+            )
+        return hidden, dense
+
+    def _check_X_y(self, X, y, sample_weight, reset):
+        n_features = None if reset else self.n_features_in_
+        dtype = None if reset else self._network.dtype
+        seqs = check_sequences(X, data_layout=self.data_layout, estimator=self, n_features=n_features, dtype=dtype)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
+        n_y = len(y) if hasattr(y, "__len__") else None
+        if n_y != len(seqs):
+            raise ValueError(f"X has {len(seqs)} sequences, but y has {n_y} samples; they must match.")
+        sw = _check_sample_weight(sample_weight, np.empty(len(seqs)), dtype=np.float64)
+        if np.any(sw < 0) or not sw.sum() > 0:
+            raise ValueError("sample_weight must be non-negative with a positive sum.")
+        return seqs, sw
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to sequences X and targets y.
+
+        Parameters
+        ----------
+        X : array-like of shape (N, T, F) or (N, T), or list of (T_i, F) or (T_i,) arrays
+            Training sequences; a 2-D array is N univariate sequences of length T, a list may be ragged.
+        y : array-like of shape (N,) or (N, n_outputs)
+            Targets: class labels (classifier) or values (regressor).
+        sample_weight : array-like of shape (N,), default=None
+            Weight of every sequence in the loss.
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _fit(self, X, y, sample_weight, incremental, classes=None):
+        hidden, dense = self._check_fit_params()
+        first_fit = not hasattr(self, "_network") or not (self.warm_start or incremental)
+        seqs, sw = self._check_X_y(X, y, sample_weight, reset=first_fit)
+        Y = self._encode_targets(y, first_fit, classes)
+        if first_fit:
+            self._rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
+            self.n_features_in_ = seqs[0].shape[1]
+            self.n_outputs_ = Y.shape[1]
+            self.out_activation_ = self._out_activation()
+            self._network = Network(
+                self.cell, self.n_features_in_, hidden, self.n_outputs_, self.out_activation_,
+                activation=self.activation, bidirectional=self.bidirectional, dropout=self.dropout,
+                pooling=self.pooling, dense_sizes=dense, dtype=seqs[0].dtype,
+            )
+            self._network.initialize(self._rng)
+            self.n_iter_ = 0
+            self.t_ = 0
+            self.loss_curve_ = []
+            self.validation_loss_curve_ = [] if self.early_stopping else None
+            self.validation_scores_ = [] if self.early_stopping else None
+            self.best_loss_ = None if self.early_stopping else np.inf
+            self.best_validation_score_ = -np.inf if self.early_stopping else None
+            self._no_improvement_count = 0
+        elif hasattr(self, "_network") and not incremental:
+            # warm_start: a new fit keeps the weights and starts a new run of epochs.
+            self._no_improvement_count = 0
+        sw = self._class_weighted(sw, y)
+        if first_fit or not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._new_optimizer()
+        self._train(seqs, Y.astype(self._network.dtype), sw, incremental)
+        return self
+
+    def _class_weighted(self, sw, y):
+        return sw
+
+    def _new_optimizer(self):
+        params = self._network.params
+        if self.solver == "sgd":
+            return SGDOptimizer(params, self.learning_rate_init, self.learning_rate, self.momentum,
+                                self.nesterovs_momentum, self.power_t)
+        return AdamOptimizer(params, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+
+    def _batch_size(self, n):
+        # "auto": 32 sequences, as Keras. A recurrent net needs many updates; UCR/UEA training sets are often a few
+        # hundred sequences, which MLP's min(200, n) would turn into one or two updates an epoch.
+        if self.batch_size == "auto":
+            return min(32, n)
+        if self.batch_size > n:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped.")
+        return min(self.batch_size, n)
+
+    def _split_validation(self, n, Y):
+        stratify = Y.argmax(1) if self.out_activation_ == "softmax" else (
+            Y[:, 0] if self.out_activation_ == "logistic" else None)
+        idx = np.arange(n)
+        seed = int(self._rng.integers(2**31 - 1))
+        try:
+            train, val = train_test_split(idx, test_size=self.validation_fraction, random_state=seed,
+                                          stratify=stratify)
+        except ValueError:
+            # Too few members of a class to stratify: a plain random split still gives a usable validation set.
+            train, val = train_test_split(idx, test_size=self.validation_fraction, random_state=seed)
+        if len(val) < 2 or len(train) < 1:
+            raise ValueError(
+                f"The validation set of early_stopping is too small ({len(val)} sequences from "
+                f"validation_fraction={self.validation_fraction} of {n}); increase validation_fraction."
+            )
+        return train, val
+
+    def _train(self, seqs, Y, sw, incremental):
+        """Run the epochs of one fit (one epoch for partial_fit), with MLP's stopping rules."""
+        early_stopping = self.early_stopping and not incremental
+        validation = None
+        if early_stopping:
+            train, val = self._split_validation(len(seqs), Y)
+            val_batch = pack([seqs[i] for i in val])
+            validation = (val_batch, Y[val][val_batch.sorted_indices], sw[val][val_batch.sorted_indices])
+        else:
+            train = np.arange(len(seqs))
+        batch_size = self._batch_size(len(train))
+        if self.verbose:
+            print(f"{'epoch':>5}  {'train loss':>11}  {'val loss':>11}  {'val score':>9}  {'seconds':>8}")
+        best_params = None
+        try:
+            with step_threads(batch_size, self._network):
+                for _ in range(1 if incremental else self.max_iter):
+                    improved = self._epoch(seqs, Y, sw, train, batch_size, validation)
+                    if improved and early_stopping:
+                        best_params = self._network.params.copy()
+                    if incremental or self._should_stop(early_stopping):
+                        break
+                else:
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
+                        "hasn't converged yet.",
+                        ConvergenceWarning,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        if best_params is not None:
+            self._network.params[:] = best_params
+
+    def _epoch(self, seqs, Y, sw, train, batch_size, validation):
+        """One pass over the training sequences; records the curves and returns whether it is the best yet."""
+        net = self._network
+        start = time.perf_counter()
+        order = self._rng.permutation(train) if self.shuffle else train
+        backup = np.empty_like(net.params)
+        total = 0.0
+        for lo in range(0, len(order), batch_size):
+            idx = order[lo:lo + batch_size]
+            batch = pack([seqs[i] for i in idx])
+            s = idx[batch.sorted_indices]
+            total += self._step(batch, Y[s], sw[s], backup) * sw[s].sum()
+        self.n_iter_ += 1
+        self.t_ += len(train)
+        self.loss_ = total / sw[train].sum()
+        self.loss_curve_.append(self.loss_)
+        val_loss = val_score = None
+        if validation is not None:
+            val_batch, val_Y, val_w = validation
+            logits, _ = net.forward(val_batch)
+            val_loss = float(net.loss(logits, val_Y, val_w)[0])
+            val_score = self._validation_score(val_Y, net.activate(logits))
+            self.validation_loss_curve_.append(val_loss)
+            self.validation_scores_.append(val_score)
+        self._optimizer.iteration_ends(self.t_)
+        improved = self._update_no_improvement_count(validation is not None)
+        if self.verbose:
+            self._print_row(val_loss, val_score, time.perf_counter() - start, improved)
+        return improved
+
+    def _should_stop(self, early_stopping):
+        if self._no_improvement_count <= self.n_iter_no_change:
+            return False
+        what = "Validation score" if early_stopping else "Training loss"
+        msg = f"{what} did not improve more than tol={self.tol} for {self.n_iter_no_change} consecutive epochs."
+        if self._optimizer.trigger_stopping(msg, self.verbose):
+            return True
+        self._no_improvement_count = 0
+        return False
+
+    def _step(self, batch, Y, w, backup):
+        """One optimizer update on one minibatch; returns the minibatch loss."""
+        net = self._network
+        try:
+            loss = net.loss_and_grad(batch, Y, w, self.alpha, self._rng)
+        except FloatingPointError:
+            loss = np.nan
+        norm = clip_grad_norm(net.grad, self.clipnorm) if np.isfinite(loss) else np.nan
+        if not np.isfinite(norm):
+            self._diverged()
+        backup[:] = net.params
+        self._optimizer.update_params(net.params, net.grad)
+        if not np.isfinite(net.params).all():
+            net.params[:] = backup
+            self._diverged()
+        return loss
+
+    def _diverged(self):
+        raise FloatingPointError(
+            f"Training diverged in epoch {self.n_iter_ + 1}: the loss or its gradient became NaN or infinite. "
+            "Scale the inputs (e.g. fastrnn.SequenceScaler in a Pipeline before this estimator), lower "
+            "learning_rate_init, or lower clipnorm. The model keeps its last finite weights."
+        )
+
+    def _update_no_improvement_count(self, early_stopping):
+        """MLP's stopping rule; returns True when this epoch is the best so far."""
+        if early_stopping:
+            score = self.validation_scores_[-1]
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                return True
+            return False
+        if self.loss_ > self.best_loss_ - self.tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        if self.loss_ < self.best_loss_:
+            self.best_loss_ = self.loss_
+            return True
+        return False
+
+    def _print_row(self, val_loss, val_score, seconds, improved):
+        fmt = lambda v, spec: format(v, spec) if v is not None else "-"  # noqa: E731
+        print(f"{self.n_iter_:>5}  {self.loss_:>11.6f}  {fmt(val_loss, '>11.6f'):>11}  {fmt(val_score, '>9.4f'):>9}"
+              f"  {seconds:>8.3f}{'  *' if improved else ''}")
+
+    # ---- prediction ----
+
+    def _forward(self, X):
+        """Raw network outputs (after the output activation) for X, in X's order."""
+        check_is_fitted(self, "_network")
+        net = self._network
+        seqs = check_sequences(X, data_layout=self.data_layout, estimator=self, n_features=self.n_features_in_,
+                               dtype=net.dtype)
+        with step_threads(min(len(seqs), _PREDICT_CHUNK), net):
+            return np.concatenate([net.predict(pack(seqs[lo:lo + _PREDICT_CHUNK]))
+                                   for lo in range(0, len(seqs), _PREDICT_CHUNK)])
+
+    # ---- fitted weights, named like PyTorch's state_dict and MLP's coefs_ ----
+
+    @property
+    def rnn_weights_(self):
+        """Recurrent weights named like a PyTorch ``state_dict`` (``weight_ih_l0``, ..., ``*_reverse``)."""
+        check_is_fitted(self, "_network")
+        return {k: v for k, v in self._network.views.items() if not k.startswith(("coef_", "intercept_"))}
+
+    @property
+    def coefs_(self):
+        """Dense head weight matrices, (fan_in, fan_out) each, as MLP's ``coefs_``."""
+        check_is_fitted(self, "_network")
+        return [self._network.views[c] for c, _ in self._network.dense]
+
+    @property
+    def intercepts_(self):
+        """Dense head bias vectors, as MLP's ``intercepts_``."""
+        check_is_fitted(self, "_network")
+        return [self._network.views[b] for _, b in self._network.dense]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+
+class RNNClassifier(ClassifierMixin, BaseRNN):
+    """Recurrent neural network classifier of sequences (vanilla RNN, LSTM or GRU).
+
+    Stacked recurrent layers read each sequence; its final state (or the mean or max of its outputs) goes through
+    an optional dense head to a softmax (multiclass) or logistic (binary) output, trained on the log-loss by
+    minibatch Adam or SGD with backpropagation through time in compiled code.
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn"}, default="lstm"
+        The recurrent cell; "rnn" is an Elman network.
+    hidden_layer_sizes : tuple of int, default=(64,)
+        Hidden units of each stacked recurrent layer.
+    activation : {"tanh", "relu"}, default="tanh"
+        Activation of the "rnn" cell ("relu" is for cell="rnn" only).
+    recurrent_activation : {"logistic", "sigmoid"}, default="logistic"
+        Gate activation of LSTM and GRU cells ("sigmoid" is an alias).
+    bidirectional : bool, default=False
+        Read each sequence in both directions and join the two.
+    dropout : float, default=0.0
+        Dropout on the outputs of every recurrent layer but the last, while training (PyTorch's semantics).
+    pooling : {"last", "mean", "max"}, default="last"
+        How a sequence becomes one vector: the final state (both directions' final states when bidirectional), or
+        the mean or maximum of the top layer's outputs over the sequence's real steps.
+    dense_layer_sizes : tuple of int, default=()
+        Hidden layers (relu) of the dense head between pooling and output.
+    return_sequences : bool, default=False
+        Reserved for per-step outputs (sequence tagging); only False is available yet.
+    solver : {"adam", "sgd"}, default="adam"
+    alpha : float, default=1e-4
+        L2 penalty on all weight matrices (not biases), scaled as MLP's.
+    batch_size : int or "auto", default="auto"
+        Sequences per minibatch; "auto" is min(32, n_samples): recurrent nets need many updates, and small
+        training sets would get one or two an epoch with MLP's min(200, n_samples).
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Learning-rate schedule of solver="sgd".
+    learning_rate_init : float, default=1e-3
+    power_t : float, default=0.5
+        Exponent of the "invscaling" schedule.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Shuffle the sequences every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling, dropout and the validation split: the same seed gives the same weights,
+        bit for bit.
+    tol : float, default=1e-4
+    verbose : bool, default=False
+        Print one row per epoch: epoch, train loss, validation loss and score, seconds; "*" marks a new best.
+    warm_start : bool, default=False
+        Reuse the previous fit's weights as the starting point.
+    momentum : float, default=0.9
+    nesterovs_momentum : bool, default=True
+    early_stopping : bool, default=False
+        Hold out validation_fraction of the training set (stratified), stop when its score stops improving, and
+        keep the best weights.
+    validation_fraction : float, default=0.1
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's parameters.
+    n_iter_no_change : int, default=10
+    clipnorm : float or None, default=5.0
+        Largest global norm of the gradient; larger gradients are scaled down (None: no clipping).
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss, multiplied into sample_weight.
+    data_layout : {"NTF", "NCT"}, default="NTF"
+        Axis order of 3-D X: (sequences, time, features), or (sequences, channels, time) as aeon/sktime.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+        Features per time step F (not the number of time steps).
+    n_outputs_ : int
+    out_activation_ : str
+    loss_ : float
+        Training loss of the last epoch.
+    loss_curve_ : list of float
+    validation_loss_curve_, validation_scores_ : list of float or None
+        Per-epoch validation loss and accuracy, with early_stopping.
+    best_loss_ : float or None
+    best_validation_score_ : float or None
+    n_iter_ : int
+        Epochs run.
+    t_ : int
+        Training sequences seen.
+    rnn_weights_ : dict of ndarray
+        Recurrent weights named like a PyTorch ``state_dict``.
+    coefs_, intercepts_ : list of ndarray
+        The dense head (output layer included), as MLP's.
+    """
+
+    _parameter_constraints = {
+        **BaseRNN._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(self, cell="lstm", hidden_layer_sizes=(64,), activation="tanh", recurrent_activation="logistic",
+                 bidirectional=False, dropout=0.0, pooling="last", dense_layer_sizes=(), return_sequences=False,
+                 solver="adam", alpha=1e-4, batch_size="auto", learning_rate="constant", learning_rate_init=1e-3,
+                 power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
+                 warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
+                 clipnorm=5.0, class_weight=None, data_layout="NTF"):
+        super().__init__(
+            cell=cell, hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+            recurrent_activation=recurrent_activation, bidirectional=bidirectional, dropout=dropout,
+            pooling=pooling, dense_layer_sizes=dense_layer_sizes, return_sequences=return_sequences, solver=solver,
+            alpha=alpha, batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, clipnorm=clipnorm, data_layout=data_layout,
+        )
+        self.class_weight = class_weight
+
+    def _encode_targets(self, y, first_fit, classes=None):
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if first_fit:
+            self._label_encoder = LabelEncoder().fit(y if classes is None else classes)
+            self.classes_ = self._label_encoder.classes_
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes in the data, but the data contains "
+                    f"only one class: {self.classes_[0]!r}."
+                )
+        unseen = np.setdiff1d(np.unique(y), self.classes_)
+        if unseen.size:
+            raise ValueError(f"y has labels not seen in the first fit or in `classes`: {unseen.tolist()}.")
+        codes = self._label_encoder.transform(y)
+        if len(self.classes_) == 2:
+            return codes[:, None].astype(np.float64)
+        return np.eye(len(self.classes_))[codes]
+
+    def _out_activation(self):
+        return "logistic" if len(self.classes_) == 2 else "softmax"
+
+    def _class_weighted(self, sw, y):
+        if self.class_weight is None:
+            return sw
+        return sw * compute_sample_weight(self.class_weight, column_or_1d(y))
+
+    def _validation_score(self, y_true, raw):
+        return accuracy_score(self._decode(y_true), self._decode(raw))
+
+    def _decode(self, raw):
+        codes = (raw[:, 0] > 0.5).astype(int) if raw.shape[1] == 1 else raw.argmax(axis=1)
+        return self.classes_[codes]
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over (X, y), continuing from the current weights.
+
+        Parameters
+        ----------
+        X, y, sample_weight : as in `fit`.
+        classes : array-like of shape (n_classes,), default=None
+            Every class of the whole problem; required on the first call.
+
+        Returns
+        -------
+        self : object
+        """
+        if not hasattr(self, "_network"):
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(f"`classes={list(classes)}` is not the same as on the first call to partial_fit "
+                             f"({list(self.classes_)}).")
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def predict(self, X):
+        """Class labels of the sequences in X, shape (N,)."""
+        return self._decode(self._forward(X))
+
+    def predict_proba(self, X):
+        """Class probabilities of the sequences in X, shape (N, n_classes), columns ordered as classes_."""
+        raw = self._forward(X)
+        return np.hstack([1 - raw, raw]) if raw.shape[1] == 1 else raw
+
+    def predict_log_proba(self, X):
+        """Log of predict_proba."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
+class RNNRegressor(RegressorMixin, BaseRNN):
+    """Recurrent neural network regressor of sequences (vanilla RNN, LSTM or GRU).
+
+    Each sequence maps to one value (or one vector, for multi-output y) through stacked recurrent layers,
+    pooling, an optional dense head and an identity output, trained on half the mean squared error. The
+    parameters are RNNClassifier's, without class_weight and with `loss`.
+
+    Parameters
+    ----------
+    loss : {"squared_error"}, default="squared_error"
+        The loss: half the squared error, averaged over outputs (as MLPRegressor).
+    Other parameters: see RNNClassifier.
+
+    Attributes
+    ----------
+    As RNNClassifier, without classes_; validation_scores_ hold R^2.
+    """
+
+    _parameter_constraints = {
+        **BaseRNN._parameter_constraints,
+        "loss": [StrOptions({"squared_error"})],
+    }
+
+    def __init__(self, cell="lstm", hidden_layer_sizes=(64,), activation="tanh", recurrent_activation="logistic",
+                 bidirectional=False, dropout=0.0, pooling="last", dense_layer_sizes=(), return_sequences=False,
+                 loss="squared_error", solver="adam", alpha=1e-4, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=1e-3, power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
+                 verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
+                 clipnorm=5.0, data_layout="NTF"):
+        super().__init__(
+            cell=cell, hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+            recurrent_activation=recurrent_activation, bidirectional=bidirectional, dropout=dropout,
+            pooling=pooling, dense_layer_sizes=dense_layer_sizes, return_sequences=return_sequences, solver=solver,
+            alpha=alpha, batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, clipnorm=clipnorm, data_layout=data_layout,
+        )
+        self.loss = loss
+
+    def _encode_targets(self, y, first_fit, classes=None):
+        y = np.asarray(y)
+        if y.dtype.kind not in "biuf":
+            raise ValueError(f"y must be numeric for a regressor, got dtype {y.dtype}.")
+        if y.ndim not in (1, 2):
+            raise ValueError(f"y must be 1-D or 2-D (n_samples, n_outputs), got shape {y.shape}.")
+        if not np.isfinite(y).all():
+            raise ValueError("Input y contains NaN or infinity.")
+        if first_fit:
+            self._y_1d = y.ndim == 1
+        Y = y.reshape(len(y), -1).astype(np.float64)
+        if not first_fit and Y.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {Y.shape[1]} outputs, but {type(self).__name__} was fitted with "
+                             f"{self.n_outputs_}.")
+        return Y
+
+    def _out_activation(self):
+        return "identity"
+
+    def _validation_score(self, y_true, raw):
+        return r2_score(y_true, raw)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y), continuing from the current weights. Parameters as in `fit`."""
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predicted values of the sequences in X, shape (N,) or (N, n_outputs)."""
+        raw = self._forward(X)
+        return raw.ravel() if self._y_1d else raw

@@ -206,14 +206,28 @@ class BaseRNN(BaseEstimator):
             self.best_loss_ = None if self.early_stopping else np.inf
             self.best_validation_score_ = -np.inf if self.early_stopping else None
             self._no_improvement_count = 0
-        elif hasattr(self, "_network") and not incremental:
-            # warm_start: a new fit keeps the weights and starts a new run of epochs.
-            self._no_improvement_count = 0
+        else:
+            self._check_same_architecture(hidden, dense)
+            if not incremental:
+                # warm_start: a new fit keeps the weights and starts a new run of epochs.
+                self._no_improvement_count = 0
         sw = self._class_weighted(sw, y)
         if first_fit or not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._new_optimizer()
         self._train(seqs, Y.astype(self._network.dtype), sw, incremental)
         return self
+
+    def _check_same_architecture(self, hidden, dense):
+        """warm_start and partial_fit continue from the fitted weights, so the network must be the same."""
+        config = self._network._config
+        now = dict(cell=self.cell, hidden_sizes=hidden, dense_sizes=dense, bidirectional=bool(self.bidirectional),
+                   activation=self.activation, pooling=self.pooling, dropout=float(self.dropout))
+        for key, value in now.items():
+            if config[key] != value:
+                raise ValueError(
+                    f"warm_start and partial_fit continue from the fitted network, whose {key} is {config[key]!r}, "
+                    f"but the estimator's parameters now give {value!r}. Set warm_start=False to fit a new network."
+                )
 
     def _class_weighted(self, sw, y):
         return sw

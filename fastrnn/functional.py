@@ -13,7 +13,8 @@ module returns for ``batch_first=True``::
 
 The number of layers and the directions are read from the keys. X is a ``(N, T, F)`` array or a list of
 ``(T_i, F)`` arrays (ragged; every sequence runs over its own length only, as a PackedSequence does); the output
-has the same form, with ``D * H`` features (D = 2 when bidirectional). ``h0``, ``c0``, ``h_n`` and ``c_n`` are
+has the same form (a list, tuple or object array in gives a list out; an array, an array), with ``D * H``
+features (D = 2 when bidirectional). ``h0``, ``c0``, ``h_n`` and ``c_n`` are
 ``(L * D, N, H)`` in the order of X, as PyTorch's. float32 X computes in float32, anything else in float64; the
 weights are cast to that dtype.
 """
@@ -26,7 +27,7 @@ from ._sequences import check_sequences, pack, pad, unpack
 
 __all__ = ["lstm", "gru", "rnn"]
 
-_KEY = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?")
+_KEY = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh)_l(0|[1-9][0-9]*)(_reverse)?")
 
 
 def lstm(X, weights, h0=None, c0=None):
@@ -62,14 +63,30 @@ def rnn(X, weights, h0=None, nonlinearity="tanh"):
     return output, h_n
 
 
-def _as_numpy(name, value):
-    # A torch tensor converts through .detach().cpu().numpy(); anything else through np.asarray.
+def _detached(value):
+    # A torch tensor (even one that requires grad) converts through .detach().cpu().numpy(), without torch.
     if hasattr(value, "detach") and hasattr(value, "cpu"):
-        value = value.detach().cpu().numpy()
+        return value.detach().cpu().numpy()
+    return value
+
+
+def _as_numpy(name, value):
     try:
-        return np.asarray(value)
+        return np.asarray(_detached(value))
     except Exception as exc:
-        raise TypeError(f"weights[{name!r}] could not be read as a numpy array: {exc}") from exc
+        raise TypeError(f"{name} could not be read as a numpy array: {exc}") from exc
+
+
+def _as_real(name, value, dtype):
+    """value as a C-contiguous array of dtype; TypeError unless real numbers, ValueError unless finite."""
+    a = _as_numpy(name, value)
+    if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}.")
+    with np.errstate(over="ignore"):  # float64 values too large for float32 become inf, reported below
+        a = np.ascontiguousarray(a, dtype=dtype)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or infinity (after conversion to {np.dtype(dtype).name}).")
+    return a
 
 
 def read_layers(cell, weights, dtype):
@@ -102,8 +119,8 @@ def read_layers(cell, weights, dtype):
             for name in ("weight_ih", "weight_hh"):
                 if (layer, d, name) not in found:
                     raise ValueError(f"weights has no key {name + suffix!r}.")
-            w_ih = _as_numpy("weight_ih" + suffix, found[layer, d, "weight_ih"][1])
-            w_hh = _as_numpy("weight_hh" + suffix, found[layer, d, "weight_hh"][1])
+            w_ih = _as_numpy(f"weights['weight_ih{suffix}']", found[layer, d, "weight_ih"][1])
+            w_hh = _as_numpy(f"weights['weight_hh{suffix}']", found[layer, d, "weight_hh"][1])
             if w_hh.ndim != 2 or w_hh.shape[1] < 1 or w_hh.shape[0] != G * w_hh.shape[1]:
                 raise ValueError(
                     f"weights['weight_hh{suffix}'] must have shape ({G} * H, H) for a {cell.split('_')[0]}, "
@@ -117,17 +134,12 @@ def read_layers(cell, weights, dtype):
             if any(has_bias) and not all(has_bias):
                 raise ValueError(f"weights has only one of 'bias_ih{suffix}' and 'bias_hh{suffix}'.")
             for name in ("bias_ih", "bias_hh"):
-                b = _as_numpy(name + suffix, found[layer, d, name][1]) if all(has_bias) else np.zeros(GH)
+                b = _as_numpy(f"weights['{name}{suffix}']", found[layer, d, name][1]) if all(has_bias) else np.zeros(GH)
                 if b.shape != (GH,):
                     raise ValueError(f"weights['{name}{suffix}'] must have shape ({GH},), got {b.shape}.")
                 biases.append(b)
-            arrays = (w_ih, w_hh, *biases)
-            if not all(np.issubdtype(a.dtype, np.number) and not np.iscomplexobj(a) for a in arrays):
-                raise TypeError(f"weights for layer {layer}{' (reverse)' if d else ''} must be real numbers.")
-            arrays = tuple(np.ascontiguousarray(a, dtype=dtype) for a in arrays)
-            if not all(np.isfinite(a).all() for a in arrays):
-                raise ValueError(f"weights for layer {layer}{' (reverse)' if d else ''} contain NaN or infinity.")
-            dirs.append(arrays)
+            names = [f"weights['{n}{suffix}']" for n in _cells.WEIGHT_NAMES]
+            dirs.append(tuple(_as_real(n, a, dtype) for n, a in zip(names, (w_ih, w_hh, *biases))))
         layers.append(dirs)
     H = layers[0][0][1].shape[1]
     for layer, dirs in enumerate(layers):
@@ -149,16 +161,15 @@ def _initial_states(name, s, n_states, batch, H, dtype):
     """(L * D, N, H) in X's order -> list of (N, H) arrays in sorted order, or Nones."""
     if s is None:
         return [None] * n_states
-    s = np.asarray(s)
+    s = _as_real(name, s, dtype)
     expected = (n_states, batch.n_sequences, H)
     if s.shape != expected:
         raise ValueError(f"{name} must have shape (num_layers * num_directions, N, H) = {expected}, got {s.shape}.")
-    if not np.isfinite(s).all():
-        raise ValueError(f"{name} contains NaN or infinity.")
-    return [np.ascontiguousarray(s[k][batch.sorted_indices], dtype=dtype) for k in range(n_states)]
+    return [np.ascontiguousarray(s[k][batch.sorted_indices]) for k in range(n_states)]
 
 
 def _run(cell, X, weights, h0, c0):
+    X = _detached(X)
     ragged = isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.dtype == object)
     seqs = check_sequences(X)
     batch = pack(seqs)

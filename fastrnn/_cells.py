@@ -14,7 +14,8 @@ import numpy as np
 from . import _gru, _lstm, _rnn
 
 # cell name -> gates per hidden unit
-GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+ACTIVATIONS = ("tanh", "relu")
 WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
@@ -23,6 +24,7 @@ class Cache:
     """What `backward` needs from a training-mode `forward`."""
 
     cell: str
+    activation: str
     X: np.ndarray
     batch_sizes: np.ndarray
     weights: tuple
@@ -31,9 +33,11 @@ class Cache:
     reverse: bool
 
 
-def check_cell(cell):
+def check_cell(cell, activation="tanh"):
     if cell not in GATES:
         raise ValueError(f"cell must be one of {sorted(GATES)}, got {cell!r}.")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}.")
 
 
 def _check_matrix(name, a, shape, dtype):
@@ -79,24 +83,25 @@ def _state(name, s, B, H, dtype):
     return _check_matrix(name, s, (B, H), dtype).copy()
 
 
-def forward(cell, X, batch_sizes, weights, h0=None, c0=None, reverse=False, training=False):
+def forward(cell, X, batch_sizes, weights, h0=None, c0=None, reverse=False, training=False, activation="tanh"):
     """One recurrent layer in one direction over a packed batch.
 
     Parameters
     ----------
-    cell : {"lstm", "gru", "rnn_tanh", "rnn_relu"}
+    cell : {"lstm", "gru", "rnn"}
     X : ndarray (P, F), float32 or float64; packed inputs.
     batch_sizes : ndarray (T,) of int; live sequences at each step.
     weights : (weight_ih (G*H, F), weight_hh (G*H, H), bias_ih (G*H,), bias_hh (G*H,)), X's dtype.
     h0, c0 : ndarray (B, H) or None (zeros); initial states in sorted order. c0 only for "lstm".
     reverse : bool; walk the steps backwards in time.
     training : bool; keep the stash `backward` needs and return a Cache.
+    activation : {"tanh", "relu"}; the candidate activation (LSTM: g and the output; GRU: n; RNN: h), as Keras's.
 
     Returns
     -------
     Y : ndarray (P, H); hn : ndarray (B, H); cn : ndarray (B, H) or None; cache : Cache or None.
     """
-    check_cell(cell)
+    check_cell(cell, activation)
     if not isinstance(X, np.ndarray) or X.ndim != 2:
         raise ValueError(f"X must be a 2-D (packed rows, features) numpy array, got {getattr(X, 'shape', type(X))}.")
     if X.dtype not in (np.float32, np.float64):
@@ -113,22 +118,23 @@ def forward(cell, X, batch_sizes, weights, h0=None, c0=None, reverse=False, trai
     Y = np.empty((P, H), dtype=dtype)
     rows = P if training else 0
     h_prev = np.empty((rows, H), dtype=dtype)
+    relu = activation == "relu"
     cn = None
     if cell == "lstm":
         cn = _state("c0", c0, B, H, dtype)
         gates = np.empty((P, 4 * H), dtype=dtype)
-        c_prev, tanh_c = np.empty((rows, H), dtype=dtype), np.empty((rows, H), dtype=dtype)
-        _lstm.lstm_forward(X, bs, *weights, h, cn, Y, gates, h_prev, c_prev, tanh_c, reverse, training)
-        stash = (gates, h_prev, c_prev, tanh_c)
+        c_prev, act_c = np.empty((rows, H), dtype=dtype), np.empty((rows, H), dtype=dtype)
+        _lstm.lstm_forward(X, bs, *weights, h, cn, Y, gates, h_prev, c_prev, act_c, relu, reverse, training)
+        stash = (gates, h_prev, c_prev, act_c)
     elif cell == "gru":
         gates = np.empty((P, 3 * H), dtype=dtype)
         ah, ah_n = np.empty((B, 3 * H), dtype=dtype), np.empty((rows, H), dtype=dtype)
-        _gru.gru_forward(X, bs, *weights, h, Y, gates, ah, h_prev, ah_n, reverse, training)
+        _gru.gru_forward(X, bs, *weights, h, Y, gates, ah, h_prev, ah_n, relu, reverse, training)
         stash = (gates, h_prev, ah_n)
     else:
-        _rnn.rnn_forward(X, bs, *weights, h, Y, h_prev, cell == "rnn_relu", reverse, training)
+        _rnn.rnn_forward(X, bs, *weights, h, Y, h_prev, relu, reverse, training)
         stash = (h_prev,)
-    cache = Cache(cell, X, bs, weights, Y, stash, bool(reverse)) if training else None
+    cache = Cache(cell, activation, X, bs, weights, Y, stash, bool(reverse)) if training else None
     return Y, h, cn, cache
 
 
@@ -169,14 +175,16 @@ def backward(cache, dY, dhn=None, dcn=None, grads=None, need_dX=True):
     dX = np.empty((P if need_dX else 0, F), dtype=dtype)
     G = GATES[cache.cell]
     dgates = np.empty((P, G * H), dtype=dtype)
+    relu = cache.activation == "relu"
     dc = None
     if cache.cell == "lstm":
         dc = _state("dcn", dcn, B, H, dtype)
-        _lstm.lstm_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dc, dgates, dX, *grads, cache.reverse)
+        _lstm.lstm_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dc, dgates, dX, *grads, relu, cache.reverse)
     elif cache.cell == "gru":
         dgates_hh = np.empty((P, G * H), dtype=dtype)
-        _gru.gru_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dgates, dgates_hh, dX, *grads, cache.reverse)
+        _gru.gru_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dgates, dgates_hh, dX, *grads, relu,
+                          cache.reverse)
     else:
-        _rnn.rnn_backward(X, bs, *weights[:2], cache.Y, *cache.stash, dY, dh, dgates, dX, *grads,
-                          cache.cell == "rnn_relu", cache.reverse)
+        _rnn.rnn_backward(X, bs, *weights[:2], cache.Y, *cache.stash, dY, dh, dgates, dX, *grads, relu,
+                          cache.reverse)
     return (dX if need_dX else None), dh, dc, grads

@@ -142,11 +142,6 @@ class BaseRNN(BaseEstimator):
         dense = self._check_layer_sizes("dense_layer_sizes")
         if self.return_sequences:
             raise NotImplementedError("return_sequences=True (sequence tagging / seq2seq) is not available yet.")
-        if self.activation == "relu" and self.cell != "rnn":
-            raise ValueError(
-                f"activation='relu' is available for cell='rnn' only; cell={self.cell!r} uses tanh. "
-                "Use activation='tanh', or cell='rnn' for a relu recurrent network."
-            )
         return hidden, dense
 
     def _check_X_y(self, X, y, sample_weight, reset):
@@ -441,7 +436,8 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     hidden_layer_sizes : tuple of int, default=(64,)
         Hidden units of each stacked recurrent layer.
     activation : {"tanh", "relu"}, default="tanh"
-        Activation of the "rnn" cell ("relu" is for cell="rnn" only).
+        The cells' candidate activation, as Keras's `activation`: an RNN's output, an LSTM's g and the
+        activation of its cell state, a GRU's n. PyTorch's LSTM and GRU are tanh.
     recurrent_activation : {"logistic", "sigmoid"}, default="logistic"
         Gate activation of LSTM and GRU cells ("sigmoid" is an alias).
     bidirectional : bool, default=False

@@ -39,7 +39,7 @@ class Network:
     hidden_sizes : tuple of int, one per stacked recurrent layer.
     n_outputs : int, width of the output layer.
     out_activation : {"identity", "logistic", "softmax"}; the loss is squared error, binary or multiclass log-loss.
-    activation : {"tanh", "relu"}, the RNN cell's activation.
+    activation : {"tanh", "relu"}, the cells' candidate activation (as Keras's `activation`).
     bidirectional : bool.
     dropout : float in [0, 1), applied to the outputs of every recurrent layer but the last when training.
     pooling : {"last", "mean", "max"}, how a sequence becomes one vector.
@@ -59,14 +59,14 @@ class Network:
         """Lay out the flat parameter vector and its named views (zeros, or `params` when given)."""
         cfg = self._config
         self.cell = cfg["cell"]
-        self.kernel_cell = f"rnn_{cfg['activation']}" if self.cell == "rnn" else self.cell
+        self.activation = cfg["activation"]
         self.hidden_sizes = cfg["hidden_sizes"]
         self.n_dirs = 2 if cfg["bidirectional"] else 1
         self.dropout = cfg["dropout"]
         self.pooling = cfg["pooling"]
         self.out_activation = cfg["out_activation"]
         self.dtype = np.dtype(cfg["dtype"])
-        G = _cells.GATES[self.kernel_cell]
+        G = _cells.GATES[self.cell]
 
         shapes = []
         self.layers = []  # layers[l][d] = names of (weight_ih, weight_hh, bias_ih, bias_hh)
@@ -101,7 +101,7 @@ class Network:
 
     def step_shapes(self):
         """(gates, H) of every recurrent layer: a step's recurrent product is (rows, H) @ (H, gates * H)."""
-        return [(_cells.GATES[self.kernel_cell], h) for h in self.hidden_sizes]
+        return [(_cells.GATES[self.cell], h) for h in self.hidden_sizes]
 
     def __getstate__(self):
         # Views pickle as independent copies, so only the configuration and the flat vector are kept.
@@ -114,7 +114,7 @@ class Network:
     def initialize(self, rng):
         """Glorot-uniform input weights, orthogonal recurrent blocks (one per gate), zero biases, LSTM forget-gate
         bias 1 (in bias_ih only), Glorot-uniform dense layers as MLP."""
-        G = _cells.GATES[self.kernel_cell]
+        G = _cells.GATES[self.cell]
         for layer, dirs in enumerate(self.layers):
             H = self.hidden_sizes[layer]
             for w_ih, w_hh, b_ih, b_hh in dirs:
@@ -143,8 +143,8 @@ class Network:
             outputs, finals, layer_caches = [], [], []
             for d, names in enumerate(dirs):
                 weights = tuple(self.views[n] for n in names)
-                Y, hn, _, cache = _cells.forward(self.kernel_cell, x, batch.batch_sizes, weights,
-                                                 reverse=bool(d), training=training)
+                Y, hn, _, cache = _cells.forward(self.cell, x, batch.batch_sizes, weights, reverse=bool(d),
+                                                 training=training, activation=self.activation)
                 outputs.append(Y)
                 finals.append(hn)
                 layer_caches.append(cache)

@@ -59,7 +59,7 @@ def rnn(X, weights, h0=None, nonlinearity="tanh"):
     """
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}.")
-    output, h_n, _ = _run("rnn_" + nonlinearity, X, weights, h0, None)
+    output, h_n, _ = _run("rnn", X, weights, h0, None, nonlinearity)
     return output, h_n
 
 
@@ -123,7 +123,7 @@ def read_layers(cell, weights, dtype):
             w_hh = _as_numpy(f"weights['weight_hh{suffix}']", found[layer, d, "weight_hh"][1])
             if w_hh.ndim != 2 or w_hh.shape[1] < 1 or w_hh.shape[0] != G * w_hh.shape[1]:
                 raise ValueError(
-                    f"weights['weight_hh{suffix}'] must have shape ({G} * H, H) for a {cell.split('_')[0]}, "
+                    f"weights['weight_hh{suffix}'] must have shape ({G} * H, H) for a {cell}, "
                     f"got {w_hh.shape}."
                 )
             GH = w_hh.shape[0]
@@ -168,7 +168,7 @@ def _initial_states(name, s, n_states, batch, H, dtype):
     return [np.ascontiguousarray(s[k][batch.sorted_indices]) for k in range(n_states)]
 
 
-def _run(cell, X, weights, h0, c0):
+def _run(cell, X, weights, h0, c0, activation="tanh"):
     X = _detached(X)
     ragged = isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.dtype == object)
     seqs = check_sequences(X)
@@ -188,7 +188,8 @@ def _run(cell, X, weights, h0, c0):
         outputs = []
         for d, w in enumerate(dirs):
             k = layer * n_dirs + d
-            Y, h, c, _ = _cells.forward(cell, x, batch.batch_sizes, w, h0s[k], c0s[k], reverse=bool(d))
+            Y, h, c, _ = _cells.forward(cell, x, batch.batch_sizes, w, h0s[k], c0s[k], reverse=bool(d),
+                                        activation=activation)
             outputs.append(Y)
             h_n.append(h)
             c_n.append(c)

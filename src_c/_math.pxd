@@ -46,6 +46,16 @@ cdef inline floating drelu(floating y) noexcept nogil:
     return 1 if y > 0 else 0
 
 
+cdef inline floating act(floating x, bint use_relu) noexcept nogil:
+    """A cell's candidate activation: tanh, or relu with activation="relu" (Keras's `activation`)."""
+    return relu(x) if use_relu else tanh_(x)
+
+
+cdef inline floating dact(floating y, bint use_relu) noexcept nogil:
+    """act'(x) from y = act(x)."""
+    return drelu(y) if use_relu else dtanh(y)
+
+
 cdef inline bint all_finite(const floating* x, Py_ssize_t n) noexcept nogil:
     """True when none of x[0:n] is NaN or infinite.
 

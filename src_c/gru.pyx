@@ -4,14 +4,14 @@ Math (PyTorch's names and gate order r, z, n; H hidden units; x_t (F,), h (H,)):
 
     ax  = W_ih x_t + b_ih                                input pre-activations (3H,) = [ax_r, ax_z, ax_n]
     ah  = W_hh h_{t-1} + b_hh                            recurrent pre-activations (3H,) = [ah_r, ah_z, ah_n]
-    r   = σ(ax_r + ah_r)    z = σ(ax_z + ah_z)    n = tanh(ax_n + r * ah_n)
-    h_t = (1 - z) * n + z * h_{t-1}
+    r   = σ(ax_r + ah_r)    z = σ(ax_z + ah_z)    n = act(ax_n + r * ah_n)
+    h_t = (1 - z) * n + z * h_{t-1}                     act = tanh, or relu (Keras's activation="relu")
 
 The reset gate multiplies ah_n with its bias, so b_hn cannot join the input projection; b_hr and b_hz can.
 
 Backward, with dh = dL/dh_t (from the output and from step t+1):
 
-    dn_a = dh * (1 - z) * (1 - n^2)          dz_a = dh * (h_{t-1} - n) * z (1 - z)
+    dn_a = dh * (1 - z) * act'(n)            dz_a = dh * (h_{t-1} - n) * z (1 - z)
     dr_a = dn_a * ah_n * r (1 - r)
     dax  = [dr_a, dz_a, dn_a]                dah = [dr_a, dz_a, dn_a * r]
     dh_{t-1} = dh * z + dah @ W_hh
@@ -23,7 +23,7 @@ every sequence's state, so it ends as h_n and rows that become live in the rever
 from cython cimport floating
 
 from _blas cimport gemm, step_gemm
-from _math cimport sigmoid, tanh_, dsigmoid, dtanh, all_finite
+from _math cimport sigmoid, dsigmoid, act, dact, all_finite
 
 
 def gru_forward(
@@ -39,6 +39,7 @@ def gru_forward(
     floating[:, ::1] ah,
     floating[:, ::1] h_prev,
     floating[:, ::1] ah_n,
+    bint use_relu,
     bint reverse,
     bint training,
 ):
@@ -55,6 +56,7 @@ def gru_forward(
     ah : (B, 3H) scratch for the recurrent product W_hh h_{t-1} of one step.
     h_prev, ah_n : (P, H) out when training: h_{t-1} and W_hn h_{t-1} + b_hn of every row;
         ignored (may have 0 rows) when not training.
+    use_relu : relu instead of tanh for n.
     reverse : walk the steps from T-1 down to 0.
     training : fill the stash the backward needs.
     """
@@ -87,7 +89,7 @@ def gru_forward(
                     r = sigmoid(a[k] + u[k])
                     z = sigmoid(a[H + k] + u[H + k])
                     ahn = u[2 * H + k] + bias_hh[2 * H + k]
-                    n = tanh_(a[2 * H + k] + r * ahn)
+                    n = act(a[2 * H + k] + r * ahn, use_relu)
                     if training:
                         h_prev[p, k] = h[j, k]
                         ah_n[p, k] = ahn
@@ -120,13 +122,14 @@ def gru_backward(
     floating[:, ::1] dweight_hh,
     floating[::1] dbias_ih,
     floating[::1] dbias_hh,
+    bint use_relu,
     bint reverse,
 ):
     """Backpropagate through a GRU forward pass run with training=True and the same arguments.
 
     Parameters
     ----------
-    X, batch_sizes, weight_ih, weight_hh, reverse : as given to gru_forward.
+    X, batch_sizes, weight_ih, weight_hh, use_relu, reverse : as given to gru_forward.
     gates, h_prev, ah_n : the stash gru_forward filled.
     dY : (P, H) dL/dY.
     dh : (B, H) in: dL/dh_n; out: dL/dh0.
@@ -160,7 +163,7 @@ def gru_backward(
                     z = a[H + k]
                     n = a[2 * H + k]
                     dh_t = dh[j, k] + dY[p, k]
-                    dn_a = dh_t * (1 - z) * dtanh(n)
+                    dn_a = dh_t * (1 - z) * dact(n, use_relu)
                     dz_a = dh_t * (h_prev[p, k] - n) * dsigmoid(z)
                     dr_a = dn_a * ah_n[p, k] * dsigmoid(r)
                     dax[k] = dr_a

@@ -3,15 +3,15 @@
 Math (PyTorch's names and gate order i, f, g, o; H hidden units; x_t (F,), h, c (H,)):
 
     a   = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh          pre-activations (4H,) = [a_i, a_f, a_g, a_o]
-    i   = σ(a_i)    f = σ(a_f)    g = tanh(a_g)    o = σ(a_o)
+    i   = σ(a_i)    f = σ(a_f)    g = act(a_g)    o = σ(a_o)
     c_t = f * c_{t-1} + i * g
-    h_t = o * tanh(c_t)
+    h_t = o * act(c_t)                                act = tanh, or relu (Keras's activation="relu")
 
 Backward, with dh = dL/dh_t (from the output and from step t+1) and dc = dL/dc_t (from step t+1):
 
-    dc    += dh * o * (1 - tanh(c_t)^2)
+    dc    += dh * o * act'(c_t)
     da_i   = dc * g * i (1 - i)             da_f = dc * c_{t-1} * f (1 - f)
-    da_g   = dc * i * (1 - g^2)             da_o = dh * tanh(c_t) * o (1 - o)
+    da_g   = dc * i * act'(a_g)             da_o = dh * act(c_t) * o (1 - o)
     dc_{t-1} = dc * f                       dh_{t-1} = da @ W_hh
     dW_ih += da^T x    dW_hh += da^T h_{t-1}    db_ih += da    db_hh += da    dx = da @ W_ih
 
@@ -24,7 +24,7 @@ direction start from h0, c0 (the caller fills h, c with h0, c0). The backward mi
 from cython cimport floating
 
 from _blas cimport gemm, step_gemm
-from _math cimport sigmoid, tanh_, dsigmoid, dtanh, all_finite
+from _math cimport sigmoid, dsigmoid, act, dact, all_finite
 
 
 def lstm_forward(
@@ -40,7 +40,8 @@ def lstm_forward(
     floating[:, ::1] gates,
     floating[:, ::1] h_prev,
     floating[:, ::1] c_prev,
-    floating[:, ::1] tanh_c,
+    floating[:, ::1] act_c,
+    bint use_relu,
     bint reverse,
     bint training,
 ):
@@ -54,15 +55,16 @@ def lstm_forward(
     h, c : (B, H) in: initial states h0, c0 (sorted order); out: final states h_n, c_n.
     Y : (P, H) out: h_t at every packed row.
     gates : (P, 4H) out: post-activation gates [i, f, g, o] of every row (scratch when not training).
-    h_prev, c_prev, tanh_c : (P, H) out when training: h_{t-1}, c_{t-1}, tanh(c_t) of every row;
+    h_prev, c_prev, act_c : (P, H) out when training: h_{t-1}, c_{t-1}, act(c_t) of every row;
         ignored (may have 0 rows) when not training.
+    use_relu : relu instead of tanh for g and the output.
     reverse : walk the steps from T-1 down to 0.
     training : fill the stash the backward needs.
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1], G = 4 * H
         Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
-        floating i, f, g, o, c_t, tc
+        floating i, f, g, o, c_t, ac
         floating* a
         bint finite
     with nogil:
@@ -85,21 +87,21 @@ def lstm_forward(
                 for k in range(H):
                     i = sigmoid(a[k])
                     f = sigmoid(a[H + k])
-                    g = tanh_(a[2 * H + k])
+                    g = act(a[2 * H + k], use_relu)
                     o = sigmoid(a[3 * H + k])
                     c_t = f * c[j, k] + i * g
-                    tc = tanh_(c_t)
+                    ac = act(c_t, use_relu)
                     if training:
                         h_prev[p, k] = h[j, k]
                         c_prev[p, k] = c[j, k]
-                        tanh_c[p, k] = tc
+                        act_c[p, k] = ac
                     a[k] = i
                     a[H + k] = f
                     a[2 * H + k] = g
                     a[3 * H + k] = o
                     c[j, k] = c_t
-                    h[j, k] = o * tc
-                    Y[p, k] = o * tc
+                    h[j, k] = o * ac
+                    Y[p, k] = o * ac
             if not reverse:
                 off += b
         finite = all_finite(&Y[0, 0], P * H) and all_finite(&c[0, 0], c.shape[0] * H)
@@ -115,7 +117,7 @@ def lstm_backward(
     const floating[:, ::1] gates,
     const floating[:, ::1] h_prev,
     const floating[:, ::1] c_prev,
-    const floating[:, ::1] tanh_c,
+    const floating[:, ::1] act_c,
     const floating[:, ::1] dY,
     floating[:, ::1] dh,
     floating[:, ::1] dc,
@@ -125,14 +127,15 @@ def lstm_backward(
     floating[:, ::1] dweight_hh,
     floating[::1] dbias_ih,
     floating[::1] dbias_hh,
+    bint use_relu,
     bint reverse,
 ):
     """Backpropagate through an LSTM forward pass run with training=True and the same arguments.
 
     Parameters
     ----------
-    X, batch_sizes, weight_ih, weight_hh, reverse : as given to lstm_forward.
-    gates, h_prev, c_prev, tanh_c : the stash lstm_forward filled.
+    X, batch_sizes, weight_ih, weight_hh, use_relu, reverse : as given to lstm_forward.
+    gates, h_prev, c_prev, act_c : the stash lstm_forward filled.
     dY : (P, H) dL/dY.
     dh, dc : (B, H) in: dL/dh_n, dL/dc_n; out: dL/dh0, dL/dc0.
     dgates : (P, 4H) out: dL/da, the pre-activation gradients of every row.
@@ -142,7 +145,7 @@ def lstm_backward(
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = dh.shape[1], G = 4 * H
         Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
-        floating i, f, g, o, tc, dh_t, dc_t, v
+        floating i, f, g, o, ac, dh_t, dc_t, v
         const floating* a
         floating* da
         bint finite
@@ -162,13 +165,13 @@ def lstm_backward(
                     f = a[H + k]
                     g = a[2 * H + k]
                     o = a[3 * H + k]
-                    tc = tanh_c[p, k]
+                    ac = act_c[p, k]
                     dh_t = dh[j, k] + dY[p, k]
-                    dc_t = dc[j, k] + dh_t * o * dtanh(tc)
+                    dc_t = dc[j, k] + dh_t * o * dact(ac, use_relu)
                     da[k] = dc_t * g * dsigmoid(i)
                     da[H + k] = dc_t * c_prev[p, k] * dsigmoid(f)
-                    da[2 * H + k] = dc_t * i * dtanh(g)
-                    da[3 * H + k] = dh_t * tc * dsigmoid(o)
+                    da[2 * H + k] = dc_t * i * dact(g, use_relu)
+                    da[3 * H + k] = dh_t * ac * dsigmoid(o)
                     dc[j, k] = dc_t * f
             step_gemm(False, b, H, G, &dgates[off, 0], G, &weight_hh[0, 0], H, 0, &dh[0, 0], H)
             if reverse:

@@ -20,7 +20,7 @@ array, and h_t itself (Y) is the stash for act'.
 from cython cimport floating
 
 from _blas cimport gemm, step_gemm
-from _math cimport tanh_, relu, dtanh, drelu, all_finite
+from _math cimport act, dact, all_finite
 
 
 def rnn_forward(
@@ -73,7 +73,7 @@ def rnn_forward(
             for j in range(b):
                 p = off + j
                 for k in range(H):
-                    y = relu(Y[p, k]) if use_relu else tanh_(Y[p, k])
+                    y = act(Y[p, k], use_relu)
                     if training:
                         h_prev[p, k] = h[j, k]
                     h[j, k] = y
@@ -130,7 +130,7 @@ def rnn_backward(
             for j in range(b):
                 p = off + j
                 for k in range(H):
-                    dgates[p, k] = (dh[j, k] + dY[p, k]) * (drelu(Y[p, k]) if use_relu else dtanh(Y[p, k]))
+                    dgates[p, k] = (dh[j, k] + dY[p, k]) * dact(Y[p, k], use_relu)
             step_gemm(False, b, H, H, &dgates[off, 0], H, &weight_hh[0, 0], H, 0, &dh[0, 0], H)
             if reverse:
                 off += b

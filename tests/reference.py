@@ -173,6 +173,15 @@ def relu(a):
     return np.maximum(a, 0)
 
 
+def activation_pair(activation):
+    """(act, act') for the candidate activation of a cell: act' is written in terms of act's OUTPUT y."""
+    if activation == "tanh":
+        return np.tanh, lambda y: 1 - y**2
+    if activation == "relu":
+        return relu, lambda y: (y > 0).astype(y.dtype)
+    raise ValueError(f"activation must be 'tanh' or 'relu', got {activation!r}")
+
+
 # ---------------------------------------------------------------------------------------
 # Parameters and input checks
 # ---------------------------------------------------------------------------------------
@@ -240,8 +249,12 @@ def _zeros_if_none(a, shape, dtype):
 # ---------------------------------------------------------------------------------------
 
 
-def lstm_forward(X, batch_sizes, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, reverse=False):
-    """Returns ``(Y (P, H), hn (B, H), cn (B, H), cache)``."""
+def lstm_forward(X, batch_sizes, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0, reverse=False, activation="tanh"):
+    """Returns ``(Y (P, H), hn (B, H), cn (B, H), cache)``.
+
+    ``activation`` replaces both tanh of the equations (g and the output's tanh(c')), as Keras's LSTM does.
+    """
+    act, _ = activation_pair(activation)
     X, batch_sizes, W_ih, W_hh, b_ih, b_hh, (h0, c0) = _prepare(
         "lstm", X, batch_sizes, weight_ih, weight_hh, bias_ih, bias_hh, [h0, c0]
     )
@@ -264,10 +277,10 @@ def lstm_forward(X, batch_sizes, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0,
             row = offsets[t] + j
             a = W_ih @ X[row] + b_ih + W_hh @ h + b_hh
             a_i, a_f, a_g, a_o = np.split(a, 4)
-            i, f, g, o = sigmoid(a_i), sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)
+            i, f, g, o = sigmoid(a_i), sigmoid(a_f), act(a_g), sigmoid(a_o)
             H_prev[row], C_prev[row] = h, c
             c = f * c + i * g
-            h = o * np.tanh(c)
+            h = o * act(c)
             gates[row] = np.concatenate([i, f, g, o])
             C[row] = c
             Y[row] = h
@@ -275,7 +288,7 @@ def lstm_forward(X, batch_sizes, weight_ih, weight_hh, bias_ih, bias_hh, h0, c0,
         cn[j] = c
 
     cache = dict(
-        cell="lstm", X=X, batch_sizes=batch_sizes, reverse=reverse,
+        cell="lstm", X=X, batch_sizes=batch_sizes, reverse=reverse, activation=activation,
         weight_ih=W_ih, weight_hh=W_hh, H_prev=H_prev, C_prev=C_prev, C=C, gates=gates,
     )
     return Y, hn, cn, cache
@@ -287,15 +300,16 @@ def lstm_backward(cache, dY, dhn, dcn):
     Per step, with ``dh``/``dc`` the gradients w.r.t. the h/c leaving the step::
 
         dh   += dY[row]                       (h leaving the step is also the output)
-        do    = dh * tanh(c')
-        dc   += dh * o * (1 - tanh(c')^2)
+        do    = dh * act(c')                    (act = tanh unless activation="relu")
+        dc   += dh * o * act'(c')
         di    = dc * g;   df = dc * c;   dg = dc * i
-        da    = [di*i*(1-i), df*f*(1-f), dg*(1-g^2), do*o*(1-o)]   (pre-activations)
+        da    = [di*i*(1-i), df*f*(1-f), dg*act'(g), do*o*(1-o)]   (pre-activations)
         dW_ih += outer(da, x);  dW_hh += outer(da, h);  db_ih += da;  db_hh += da
         dx    = W_ih^T da;   dh(prev) = W_hh^T da;   dc(prev) = dc * f
     """
     X, batch_sizes, reverse = cache["X"], cache["batch_sizes"], cache["reverse"]
     W_ih, W_hh = cache["weight_ih"], cache["weight_hh"]
+    act, dact = activation_pair(cache["activation"])
     P, H, B, dtype = X.shape[0], W_hh.shape[1], int(batch_sizes[0]), X.dtype
     dY = _zeros_if_none(dY, (P, H), dtype)
     dhn = _zeros_if_none(dhn, (B, H), dtype)
@@ -313,14 +327,14 @@ def lstm_backward(cache, dY, dhn, dcn):
         for t in reversed(_steps(lengths[j], reverse)):
             row = offsets[t] + j
             i, f, g, o = np.split(cache["gates"][row], 4)
-            tanh_c = np.tanh(cache["C"][row])
+            act_c = act(cache["C"][row])
             dh = dh + dY[row]
-            do = dh * tanh_c
-            dc = dc + dh * o * (1 - tanh_c**2)
+            do = dh * act_c
+            dc = dc + dh * o * dact(act_c)
             di = dc * g
             df = dc * cache["C_prev"][row]
             dg = dc * i
-            da = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g**2), do * o * (1 - o)])
+            da = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * dact(g), do * o * (1 - o)])
             grads["weight_ih"] += np.outer(da, X[row])
             grads["weight_hh"] += np.outer(da, cache["H_prev"][row])
             grads["bias_ih"] += da
@@ -338,8 +352,9 @@ def lstm_backward(cache, dY, dhn, dcn):
 # ---------------------------------------------------------------------------------------
 
 
-def gru_forward(X, batch_sizes, weight_ih, weight_hh, bias_ih, bias_hh, h0, reverse=False):
-    """Returns ``(Y (P, H), hn (B, H), cache)``."""
+def gru_forward(X, batch_sizes, weight_ih, weight_hh, bias_ih, bias_hh, h0, reverse=False, activation="tanh"):
+    """Returns ``(Y (P, H), hn (B, H), cache)``; ``activation`` replaces the tanh of n, as Keras's GRU does."""
+    act, _ = activation_pair(activation)
     X, batch_sizes, W_ih, W_hh, b_ih, b_hh, (h0,) = _prepare(
         "gru", X, batch_sizes, weight_ih, weight_hh, bias_ih, bias_hh, [h0]
     )
@@ -360,7 +375,7 @@ def gru_forward(X, batch_sizes, weight_ih, weight_hh, bias_ih, bias_hh, h0, reve
             ah_r, ah_z, ah_n = np.split(W_hh @ h + b_hh, 3)
             r = sigmoid(ax_r + ah_r)
             z = sigmoid(ax_z + ah_z)
-            n = np.tanh(ax_n + r * ah_n)
+            n = act(ax_n + r * ah_n)
             H_prev[row] = h
             h = (1 - z) * n + z * h
             gates[row] = np.concatenate([r, z, n])
@@ -369,7 +384,7 @@ def gru_forward(X, batch_sizes, weight_ih, weight_hh, bias_ih, bias_hh, h0, reve
         hn[j] = h
 
     cache = dict(
-        cell="gru", X=X, batch_sizes=batch_sizes, reverse=reverse,
+        cell="gru", X=X, batch_sizes=batch_sizes, reverse=reverse, activation=activation,
         weight_ih=W_ih, weight_hh=W_hh, H_prev=H_prev, gates=gates, hn_part=hn_part,
     )
     return Y, hn, cache
@@ -383,7 +398,7 @@ def gru_backward(cache, dY, dhn):
 
         dh   += dY[row]
         dn    = dh * (1 - z);   dz = dh * (h - n)
-        da_n  = dn * (1 - n^2)                 (pre-activation of n)
+        da_n  = dn * act'(n)                   (pre-activation of n; act = tanh unless "relu")
         dr    = da_n * ah_n
         da_r  = dr * r * (1 - r);   da_z = dz * z * (1 - z)
         dax   = [da_r, da_z, da_n]             (w.r.t. W_ih x + b_ih)
@@ -412,7 +427,7 @@ def gru_backward(cache, dY, dhn):
             dh = dh + dY[row]
             dn = dh * (1 - z)
             dz = dh * (h_prev - n)
-            da_n = dn * (1 - n**2)
+            da_n = dn * activation_pair(cache["activation"])[1](n)
             dr = da_n * cache["hn_part"][row]
             da_r = dr * r * (1 - r)
             da_z = dz * z * (1 - z)

@@ -8,7 +8,9 @@ import pytest
 import reference as ref
 from fastrnn import _cells
 
-CELLS = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
+# A cell id is the cell, with "_relu" for activation="relu" (tanh otherwise).
+CELLS = ["lstm", "gru", "rnn", "lstm_relu", "gru_relu", "rnn_relu"]
+TORCH_CELLS = ["lstm", "gru", "rnn", "rnn_relu"]  # what torch.nn has
 DTYPES = [np.float32, np.float64]
 # (lengths, F, H): B = 1, T = 1, F = 1, odd H, ragged lengths with ties, equal lengths.
 SHAPES = [
@@ -23,18 +25,30 @@ SHAPES = [
 REVERSE = [False, True]
 
 
+def parts(cell_id):
+    """'gru_relu' -> ('gru', 'relu'); 'lstm' -> ('lstm', 'tanh')."""
+    cell, _, activation = cell_id.partition("_")
+    return cell, activation or "tanh"
+
+
+def forward(cell_id, *args, **kwargs):
+    cell, activation = parts(cell_id)
+    return _cells.forward(cell, *args, activation=activation, **kwargs)
+
+
 def tolerance(dtype):
     return dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-4, atol=2e-5)
 
 
 def oracle_forward(cell, X, bs, weights, h0, c0, reverse):
     """The oracle's forward for a kernel cell name: (Y, hn, cn or None, cache)."""
-    if cell == "lstm":
-        return ref.lstm_forward(X, bs, *weights, h0, c0, reverse=reverse)
+    cell, activation = parts(cell)
+    if parts(cell)[0] == "lstm":
+        return ref.lstm_forward(X, bs, *weights, h0, c0, reverse=reverse, activation=activation)
     if cell == "gru":
-        Y, hn, cache = ref.gru_forward(X, bs, *weights, h0, reverse=reverse)
+        Y, hn, cache = ref.gru_forward(X, bs, *weights, h0, reverse=reverse, activation=activation)
     else:
-        Y, hn, cache = ref.rnn_forward(X, bs, *weights, h0, reverse=reverse, activation=cell.split("_")[1])
+        Y, hn, cache = ref.rnn_forward(X, bs, *weights, h0, reverse=reverse, activation=activation)
     return Y, hn, None, cache
 
 
@@ -43,11 +57,11 @@ def problem(cell, lengths, F, H, dtype, seed=0):
     rng = np.random.default_rng(seed)
     seqs = [rng.standard_normal((n, F)) for n in lengths]
     X, bs, _ = ref.pack(seqs)
-    base = "rnn" if cell.startswith("rnn") else cell
+    base = parts(cell)[0]
     params = ref.random_params(base, F, H, rng)
     weights = tuple(params[k].astype(dtype) for k in _cells.WEIGHT_NAMES)
     B, P = len(lengths), X.shape[0]
-    lstm = cell == "lstm"
+    lstm = base == "lstm"
     p = dict(
         X=X.astype(dtype), bs=bs, weights=weights,
         h0=rng.standard_normal((B, H)).astype(dtype) * 0.5,
@@ -64,18 +78,18 @@ def run_oracle(cell, p, reverse):
     f64 = lambda a: None if a is None else a.astype(np.float64)  # noqa: E731
     weights = [f64(w) for w in p["weights"]]
     Y, hn, cn, cache = oracle_forward(cell, f64(p["X"]), p["bs"], weights, f64(p["h0"]), f64(p["c0"]), reverse)
-    if cell == "lstm":
+    if parts(cell)[0] == "lstm":
         grads = ref.lstm_backward(cache, f64(p["dY"]), f64(p["dhn"]), f64(p["dcn"]))
     else:
-        grads = (ref.gru_backward if cell == "gru" else ref.rnn_backward)(cache, f64(p["dY"]), f64(p["dhn"]))
+        grads = (ref.gru_backward if parts(cell)[0] == "gru" else ref.rnn_backward)(cache, f64(p["dY"]), f64(p["dhn"]))
     return Y, hn, cn, grads
 
 
 def run_kernel(cell, p, reverse):
-    Y, hn, cn, cache = _cells.forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], reverse, training=True)
+    Y, hn, cn, cache = forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], reverse, training=True)
     dX, dh0, dc0, grads = _cells.backward(cache, p["dY"], p["dhn"], p["dcn"])
     grads = dict(X=dX, h0=dh0, **dict(zip(_cells.WEIGHT_NAMES, grads)))
-    if cell == "lstm":
+    if parts(cell)[0] == "lstm":
         grads["c0"] = dc0
     return Y, hn, cn, grads
 
@@ -93,7 +107,7 @@ def test_forward_and_backward_match_oracle(cell, lengths, F, H, reverse, dtype):
         assert got.dtype == dtype
     np.testing.assert_allclose(Y, Y_ref, **tol)
     np.testing.assert_allclose(hn, hn_ref, **tol)
-    if cell == "lstm":
+    if parts(cell)[0] == "lstm":
         np.testing.assert_allclose(cn, cn_ref, **tol)
     for name, g_ref in grads_ref.items():
         np.testing.assert_allclose(grads[name], g_ref, **tol, err_msg=name)
@@ -121,19 +135,19 @@ def test_random_shapes_match_oracle(cell, seed):
 @pytest.mark.parametrize("cell", CELLS)
 def test_backward_matches_central_differences(cell, lengths, F, H, reverse):
     p = problem(cell, lengths, F, H, np.float64, seed=7)
-    if cell == "rnn_relu":
+    if parts(cell)[1] == "relu":
         # Keep every pre-activation away from relu's kink, where the derivative jumps.
         p["weights"] = tuple(w * 0.3 for w in p["weights"])
         p["weights"][2][:] = 0.5
     _, _, _, grads = run_kernel(cell, p, reverse)
 
     def loss():
-        Y, hn, cn, _ = _cells.forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], reverse)
+        Y, hn, cn, _ = forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], reverse)
         total = np.sum(Y * p["dY"]) + np.sum(hn * p["dhn"])
-        return total + (np.sum(cn * p["dcn"]) if cell == "lstm" else 0.0)
+        return total + (np.sum(cn * p["dcn"]) if parts(cell)[0] == "lstm" else 0.0)
 
     inputs = dict(X=p["X"], h0=p["h0"], **dict(zip(_cells.WEIGHT_NAMES, p["weights"])))
-    if cell == "lstm":
+    if parts(cell)[0] == "lstm":
         inputs["c0"] = p["c0"]
     eps = 1e-6
     for name, a in inputs.items():
@@ -152,8 +166,8 @@ def test_backward_matches_central_differences(cell, lengths, F, H, reverse):
 @pytest.mark.parametrize("cell", CELLS)
 def test_inference_equals_training_forward(cell):
     p = problem(cell, [6, 4, 4, 1], 3, 5, np.float64)
-    a = _cells.forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], training=False)
-    b = _cells.forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], training=True)
+    a = forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], training=False)
+    b = forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], training=True)
     assert a[3] is None and b[3] is not None
     for x, y in zip(a[:3], b[:3]):
         if x is not None:
@@ -165,13 +179,13 @@ def test_each_sequence_alone_matches_the_batch(cell):
     rng = np.random.default_rng(3)
     seqs = [rng.standard_normal((n, 2)) for n in [5, 2, 5, 1]]
     X, bs, order = ref.pack(seqs)
-    weights = tuple(ref.random_params("rnn" if cell.startswith("rnn") else cell, 2, 4, rng)[k]
+    weights = tuple(ref.random_params(parts(cell)[0], 2, 4, rng)[k]
                     for k in _cells.WEIGHT_NAMES)
     for reverse in REVERSE:
-        Y, hn, _, _ = _cells.forward(cell, X, bs, weights, reverse=reverse)
+        Y, hn, _, _ = forward(cell, X, bs, weights, reverse=reverse)
         Ys = ref.unpack(Y, bs)
         for j, i in enumerate(order):
-            Y1, hn1, _, _ = _cells.forward(cell, seqs[i], np.ones(len(seqs[i]), dtype=np.intp), weights,
+            Y1, hn1, _, _ = forward(cell, seqs[i], np.ones(len(seqs[i]), dtype=np.intp), weights,
                                            reverse=reverse)
             np.testing.assert_allclose(Ys[j], Y1, rtol=1e-13, atol=1e-15)
             np.testing.assert_allclose(hn[j], hn1[0], rtol=1e-13, atol=1e-15)
@@ -218,12 +232,12 @@ def test_extreme_inputs_saturate(cell, dtype):
     p = problem(cell, [5, 3], 3, 4, dtype)
     sign = np.where(np.random.default_rng(0).random(p["X"].shape) < 0.5, -1, 1)
     X = (1e6 * sign).astype(dtype)
-    Y, hn, cn, cache = _cells.forward(cell, X, p["bs"], p["weights"], p["h0"], p["c0"], training=True)
+    Y, hn, cn, cache = forward(cell, X, p["bs"], p["weights"], p["h0"], p["c0"], training=True)
     assert np.isfinite(Y).all() and np.isfinite(hn).all()
-    if cell != "rnn_relu":
+    if parts(cell)[1] == "tanh":
         assert np.abs(Y).max() <= 1
         # Saturated gates: pre-activations of size ~1e5 put every sigmoid/tanh exactly at its limits.
-        if cell == "rnn_tanh":
+        if cell == "rnn":
             assert set(np.unique(np.abs(Y))) <= {0.0, 1.0}
     dX, dh0, _, grads = _cells.backward(cache, p["dY"], p["dhn"], p["dcn"])
     assert all(np.isfinite(g).all() for g in (dX, dh0, *grads))
@@ -236,14 +250,14 @@ def test_non_finite_values_raise_after_the_loop(cell):
     w[1] = w[1].copy()
     w[1][0, 0] = np.nan
     with pytest.raises(FloatingPointError, match="non-finite"):
-        _cells.forward(cell, p["X"], p["bs"], tuple(w), p["h0"], p["c0"])
+        forward(cell, p["X"], p["bs"], tuple(w), p["h0"], p["c0"])
 
 
 def test_relu_overflow_raises():
     p = problem("rnn_relu", [30], 2, 3, np.float64)
     w = (p["weights"][0], np.full((3, 3), 1e30), np.ones(3), np.ones(3))
     with pytest.raises(FloatingPointError, match="RNN forward"):
-        _cells.forward("rnn_relu", np.abs(p["X"]) + 1, p["bs"], w)
+        forward("rnn_relu", np.abs(p["X"]) + 1, p["bs"], w)
 
 
 def test_kernel_releases_the_gil():
@@ -316,13 +330,13 @@ def test_bad_arguments_raise_clear_errors():
 # ---- PyTorch, when installed ----
 
 @pytest.mark.parametrize("reverse", REVERSE)
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell", TORCH_CELLS)
 def test_matches_torch_outputs_and_gradients(cell, reverse):
     torch = pytest.importorskip("torch")
     lengths, F, H = [6, 4, 4, 1], 3, 5
     p = problem(cell, lengths, F, H, np.float64, seed=11)
     kind = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(cell, torch.nn.RNN)
-    extra = {"nonlinearity": cell.split("_")[1]} if cell.startswith("rnn") else {}
+    extra = {"nonlinearity": parts(cell)[1]} if cell.startswith("rnn") else {}
     # A bidirectional module's reverse direction is the kernel's reverse=True.
     module = kind(F, H, bidirectional=reverse, **extra).double()
     suffix = "_l0_reverse" if reverse else "_l0"
@@ -336,7 +350,7 @@ def test_matches_torch_outputs_and_gradients(cell, reverse):
     h0 = torch.zeros(D, len(lengths), H, dtype=torch.float64)
     h0[D - 1] = torch.from_numpy(p["h0"])
     h0.requires_grad_()
-    if cell == "lstm":
+    if parts(cell)[0] == "lstm":
         c0 = torch.zeros_like(h0)
         c0[D - 1] = torch.from_numpy(p["c0"])
         c0 = c0.detach().requires_grad_()
@@ -345,13 +359,13 @@ def test_matches_torch_outputs_and_gradients(cell, reverse):
         out, hn = module(packed, h0)
     Y = out.data[:, (D - 1) * H:]
     loss = (Y * torch.from_numpy(p["dY"])).sum() + (hn[D - 1] * torch.from_numpy(p["dhn"])).sum()
-    if cell == "lstm":
+    if parts(cell)[0] == "lstm":
         loss = loss + (cn[D - 1] * torch.from_numpy(p["dcn"])).sum()
     loss.backward()
     Y_k, hn_k, cn_k, grads = run_kernel(cell, p, reverse)
     np.testing.assert_allclose(Y_k, Y.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(hn_k, hn[D - 1].detach().numpy(), rtol=1e-10, atol=1e-12)
-    if cell == "lstm":
+    if parts(cell)[0] == "lstm":
         np.testing.assert_allclose(cn_k, cn[D - 1].detach().numpy(), rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(grads["c0"], c0.grad[D - 1].numpy(), rtol=1e-10, atol=1e-12)
     # The loss reads only the compared direction, so X's gradient flows through that direction alone.

@@ -14,10 +14,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state, compute_sample_weight
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils import check_random_state, compute_class_weight, compute_sample_weight
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
+from sklearn.utils.validation import _check_sample_weight, _num_samples, check_is_fitted, column_or_1d
 
 from ._network import Network
 from ._optimizers import AdamOptimizer, SGDOptimizer, clip_grad_norm
@@ -34,6 +34,9 @@ EXPECTED_FAILED_CHECKS = {
     "check_n_features_in": "2-D X is (N, T) univariate sequences: n_features_in_ is 1, not X.shape[1].",
     "check_n_features_in_after_fitting": "2-D X is (N, T) univariate sequences: any T is accepted.",
     "check_estimators_partial_fit_n_features": "2-D X is (N, T) univariate sequences: any T is accepted.",
+    # Its last assertions expect predict(X.T) to raise; X.T is valid (N, T) input. Its accuracy assertion holds
+    # (tests/test_estimators.py runs that part on its own).
+    "check_classifiers_train": "2-D X is (N, T) univariate sequences: predict(X.T) is valid input.",
 }
 
 
@@ -132,9 +135,15 @@ class BaseRNN(BaseEstimator):
         sizes = getattr(self, name)
         sizes = (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
         if not all(isinstance(s, Integral) and s >= 1 for s in sizes):
-            raise ValueError(f"{name} must contain positive integers only, got {getattr(self, name)!r}.")
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {type(self).__name__} must contain positive integers only. "
+                f"Got {getattr(self, name)!r} instead."
+            )
         if name == "hidden_layer_sizes" and not sizes:
-            raise ValueError("hidden_layer_sizes must have at least one recurrent layer, got an empty tuple.")
+            raise InvalidParameterError(
+                f"The 'hidden_layer_sizes' parameter of {type(self).__name__} must have at least one recurrent "
+                "layer. Got an empty tuple instead."
+            )
         return sizes
 
     def _check_fit_params(self):
@@ -150,7 +159,7 @@ class BaseRNN(BaseEstimator):
         seqs = check_sequences(X, data_layout=self.data_layout, estimator=self, n_features=n_features, dtype=dtype)
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        n_y = len(y) if hasattr(y, "__len__") else None
+        n_y = _num_samples(y)  # also for array-likes without __len__ (only __array__)
         if n_y != len(seqs):
             raise ValueError(f"X has {len(seqs)} sequences, but y has {n_y} samples; they must match.")
         sw = _check_sample_weight(sample_weight, np.empty(len(seqs)), dtype=np.float64)
@@ -179,6 +188,8 @@ class BaseRNN(BaseEstimator):
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
         hidden, dense = self._check_fit_params()
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True (as MLP's).")
         first_fit = not hasattr(self, "_network") or not (self.warm_start or incremental)
         seqs, sw = self._check_X_y(X, y, sample_weight, reset=first_fit)
         Y = self._encode_targets(y, first_fit, classes)
@@ -196,21 +207,29 @@ class BaseRNN(BaseEstimator):
             self.n_iter_ = 0
             self.t_ = 0
             self.loss_curve_ = []
-            self.validation_loss_curve_ = [] if self.early_stopping else None
-            self.validation_scores_ = [] if self.early_stopping else None
-            self.best_loss_ = None if self.early_stopping else np.inf
-            self.best_validation_score_ = -np.inf if self.early_stopping else None
-            self._no_improvement_count = 0
+            self.validation_loss_curve_ = self.validation_scores_ = None
         else:
             self._check_same_architecture(hidden, dense)
-            if not incremental:
-                # warm_start: a new fit keeps the weights and starts a new run of epochs.
-                self._no_improvement_count = 0
+        if first_fit or not incremental:
+            self._start_run()
         sw = self._class_weighted(sw, y)
         if first_fit or not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._new_optimizer()
         self._train(seqs, Y.astype(self._network.dtype), sw, incremental)
         return self
+
+    def _start_run(self):
+        """A fit (first or warm) is a new run of epochs: its own stopping counter, and its own best epoch to
+        restore with early_stopping; loss_curve_ and the validation curves go on across warm fits."""
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_loss_curve_ = getattr(self, "validation_loss_curve_", None) or []
+            self.validation_scores_ = getattr(self, "validation_scores_", None) or []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.validation_loss_curve_ = self.validation_scores_ = self.best_validation_score_ = None
+            self.best_loss_ = np.inf
 
     def _check_same_architecture(self, hidden, dense):
         """warm_start and partial_fit continue from the fitted weights, so the network must be the same."""
@@ -271,6 +290,9 @@ class BaseRNN(BaseEstimator):
             validation = (val_batch, Y[val][val_batch.sorted_indices], sw[val][val_batch.sorted_indices])
         else:
             train = np.arange(len(seqs))
+        if not sw[train].sum() > 0:
+            raise ValueError("All sequences used for training have zero sample_weight"
+                             + (" (after the early_stopping validation split)." if early_stopping else "."))
         batch_size = self._batch_size(len(train))
         if self.verbose:
             print(f"{'epoch':>5}  {'train loss':>11}  {'val loss':>11}  {'val score':>9}  {'seconds':>8}")
@@ -303,6 +325,8 @@ class BaseRNN(BaseEstimator):
         total = 0.0
         for lo in range(0, len(order), batch_size):
             idx = order[lo:lo + batch_size]
+            if not sw[idx].sum() > 0:
+                continue  # only zero-weight sequences: no loss, and the weighted mean would be 0 / 0
             batch = pack([seqs[i] for i in idx])
             s = idx[batch.sorted_indices]
             total += self._step(batch, Y[s], sw[s], backup) * sw[s].sum()
@@ -563,7 +587,12 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     def _class_weighted(self, sw, y):
         if self.class_weight is None:
             return sw
-        return sw * compute_sample_weight(self.class_weight, column_or_1d(y))
+        y = column_or_1d(y)
+        if isinstance(self.class_weight, dict):
+            # Against every class of the model, not only those of this y: a partial_fit batch may lack a class.
+            weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+            return sw * weights[self._label_encoder.transform(y)]
+        return sw * compute_sample_weight(self.class_weight, y)
 
     def _validation_score(self, y_true, raw):
         return accuracy_score(self._decode(y_true), self._decode(raw))
@@ -586,6 +615,11 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         -------
         self : object
         """
+        if self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported for partial_fit: one batch does not show the class "
+                "frequencies. Compute them on the whole data (sklearn.utils.compute_class_weight) and pass a dict."
+            )
         if not hasattr(self, "_network"):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
@@ -658,6 +692,11 @@ class RNNRegressor(RegressorMixin, BaseRNN):
 
     def _encode_targets(self, y, first_fit, classes=None):
         y = np.asarray(y)
+        if y.dtype.kind == "O":
+            try:  # numbers held in an object array, as scikit-learn's regressors accept
+                y = y.astype(np.float64)
+            except (TypeError, ValueError):
+                pass
         if y.dtype.kind not in "biuf":
             raise ValueError(f"y must be numeric for a regressor, got dtype {y.dtype}.")
         if y.ndim not in (1, 2):
@@ -687,3 +726,8 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         """Predicted values of the sequences in X, shape (N,) or (N, n_outputs)."""
         raw = self._forward(X)
         return raw.ravel() if self._y_1d else raw
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # y may be (N, n_outputs)
+        return tags

@@ -301,7 +301,9 @@ class BaseRNN(BaseEstimator):
             with step_threads(batch_size, self._network):
                 for _ in range(1 if incremental else self.max_iter):
                     improved = self._epoch(seqs, Y, sw, train, batch_size, validation)
-                    if improved and early_stopping:
+                    # The run ends on its best epoch (validation score, or training loss): Adam's loss spikes
+                    # otherwise leave a model stopped just after a spike.
+                    if improved and not incremental:
                         best_params = self._network.params.copy()
                     if incremental or self._should_stop(early_stopping):
                         break
@@ -502,7 +504,9 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     nesterovs_momentum : bool, default=True
     early_stopping : bool, default=False
         Hold out validation_fraction of the training set (stratified), stop when its score stops improving, and
-        keep the best weights.
+        keep the weights of the epoch with the best validation score. Without it, training stops when the training
+        loss stops improving and keeps the weights of the epoch with the lowest training loss (unlike MLP, which
+        keeps the last: Adam's loss spikes would otherwise leave a model stopped just after a spike).
     validation_fraction : float, default=0.1
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Adam's parameters.

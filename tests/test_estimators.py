@@ -1259,3 +1259,23 @@ def test_balanced_class_weight_is_refused_by_partial_fit():
     X, y = _easy(20)
     with pytest.raises(ValueError, match="class_weight='balanced' is not supported for partial_fit"):
         RNNClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
+
+
+def test_fit_without_early_stopping_keeps_the_lowest_loss_epoch(monkeypatch):
+    # One minibatch per epoch, whose loss is scripted: the fit must end on the weights of epoch 2 (loss 0.1).
+    X, y = _easy(30)
+    losses = iter([0.5, 0.1, 0.3, 0.4])
+    snapshots = []
+    original = BaseRNN._step
+
+    def scripted_step(self, batch, Y, w, backup):
+        original(self, batch, Y, w, backup)
+        snapshots.append(self._network.params.copy())
+        return next(losses)
+
+    monkeypatch.setattr(BaseRNN, "_step", scripted_step)
+    clf = RNNClassifier(hidden_layer_sizes=(4,), max_iter=4, batch_size=30, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(X, y)
+    assert clf.loss_curve_ == [0.5, 0.1, 0.3, 0.4] and clf.best_loss_ == 0.1
+    assert_array_equal(clf._network.params, snapshots[1])

@@ -21,9 +21,10 @@ Packed layout and state handling as in lstm.pyx: step t owns rows off : off + b;
 every sequence's state, so it ends as h_n and rows that become live in the reverse direction start from h0.
 """
 from cython cimport floating
+from libc.string cimport memcpy
 
 from _blas cimport gemm, step_gemm
-from _math cimport sigmoid, dsigmoid, act, dact, all_finite
+from _math cimport dsigmoid, dact, sigmoid_rows, act_rows, all_finite
 
 
 def gru_forward(
@@ -63,9 +64,9 @@ def gru_forward(
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1], G = 3 * H
         Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
-        floating r, z, n, ahn
         floating* a
         floating* u
+        floating* hj
         bint finite
     with nogil:
         # The input projection of all steps at once: gates = X @ W_ih^T + b_ih + [b_hr, b_hz, 0].
@@ -81,23 +82,27 @@ def gru_forward(
             if reverse:
                 off -= b
             step_gemm(True, b, G, H, &h[0, 0], H, &weight_hh[0, 0], H, 0, &ah[0, 0], G)
+            # Pointwise, one sequence's row at a time, as short branch-free loops that vectorise.
             for j in range(b):
                 p = off + j
                 a = &gates[p, 0]
                 u = &ah[j, 0]
+                hj = &h[j, 0]
+                if training:
+                    memcpy(&h_prev[p, 0], hj, H * sizeof(floating))
+                for k in range(2 * H):
+                    a[k] += u[k]
+                sigmoid_rows(a, 2 * H)                 # r, z
                 for k in range(H):
-                    r = sigmoid(a[k] + u[k])
-                    z = sigmoid(a[H + k] + u[H + k])
-                    ahn = u[2 * H + k] + bias_hh[2 * H + k]
-                    n = act(a[2 * H + k] + r * ahn, use_relu)
-                    if training:
-                        h_prev[p, k] = h[j, k]
-                        ah_n[p, k] = ahn
-                    a[k] = r
-                    a[H + k] = z
-                    a[2 * H + k] = n
-                    h[j, k] = (1 - z) * n + z * h[j, k]
-                    Y[p, k] = h[j, k]
+                    u[2 * H + k] += bias_hh[2 * H + k]   # ah_n
+                if training:
+                    memcpy(&ah_n[p, 0], u + 2 * H, H * sizeof(floating))
+                for k in range(H):
+                    a[2 * H + k] += a[k] * u[2 * H + k]
+                act_rows(a + 2 * H, H, use_relu)       # n
+                for k in range(H):
+                    hj[k] = (1 - a[H + k]) * a[2 * H + k] + a[H + k] * hj[k]
+                memcpy(&Y[p, 0], hj, H * sizeof(floating))
             if not reverse:
                 off += b
         finite = all_finite(&Y[0, 0], P * H)

@@ -22,9 +22,10 @@ h, c its final state after the loop in the forward direction, and makes rows tha
 direction start from h0, c0 (the caller fills h, c with h0, c0). The backward mirrors this with dh, dc.
 """
 from cython cimport floating
+from libc.string cimport memcpy
 
 from _blas cimport gemm, step_gemm
-from _math cimport sigmoid, dsigmoid, act, dact, all_finite
+from _math cimport dsigmoid, dact, sigmoid_rows, act_rows, all_finite
 
 
 def lstm_forward(
@@ -64,8 +65,9 @@ def lstm_forward(
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1], G = 4 * H
         Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
-        floating i, f, g, o, c_t, ac
         floating* a
+        floating* cj
+        floating* y
         bint finite
     with nogil:
         # The input projection of all steps at once: gates = X @ W_ih^T + (b_ih + b_hh).
@@ -81,27 +83,27 @@ def lstm_forward(
             if reverse:
                 off -= b
             step_gemm(True, b, G, H, &h[0, 0], H, &weight_hh[0, 0], H, 1, &gates[off, 0], G)
+            # Pointwise, one sequence's row at a time, as short branch-free loops that vectorise.
             for j in range(b):
                 p = off + j
                 a = &gates[p, 0]
+                cj = &c[j, 0]
+                y = &Y[p, 0]
+                if training:
+                    memcpy(&h_prev[p, 0], &h[j, 0], H * sizeof(floating))
+                    memcpy(&c_prev[p, 0], cj, H * sizeof(floating))
+                sigmoid_rows(a, 2 * H)                 # i, f
+                act_rows(a + 2 * H, H, use_relu)       # g
+                sigmoid_rows(a + 3 * H, H)             # o
                 for k in range(H):
-                    i = sigmoid(a[k])
-                    f = sigmoid(a[H + k])
-                    g = act(a[2 * H + k], use_relu)
-                    o = sigmoid(a[3 * H + k])
-                    c_t = f * c[j, k] + i * g
-                    ac = act(c_t, use_relu)
-                    if training:
-                        h_prev[p, k] = h[j, k]
-                        c_prev[p, k] = c[j, k]
-                        act_c[p, k] = ac
-                    a[k] = i
-                    a[H + k] = f
-                    a[2 * H + k] = g
-                    a[3 * H + k] = o
-                    c[j, k] = c_t
-                    h[j, k] = o * ac
-                    Y[p, k] = o * ac
+                    cj[k] = a[H + k] * cj[k] + a[k] * a[2 * H + k]
+                memcpy(y, cj, H * sizeof(floating))
+                act_rows(y, H, use_relu)               # act(c_t)
+                if training:
+                    memcpy(&act_c[p, 0], y, H * sizeof(floating))
+                for k in range(H):
+                    y[k] *= a[3 * H + k]
+                memcpy(&h[j, 0], y, H * sizeof(floating))
             if not reverse:
                 off += b
         finite = all_finite(&Y[0, 0], P * H) and all_finite(&c[0, 0], c.shape[0] * H)

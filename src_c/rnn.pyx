@@ -18,9 +18,10 @@ Y holds the pre-activations of a step until its pointwise pass turns them into h
 array, and h_t itself (Y) is the stash for act'.
 """
 from cython cimport floating
+from libc.string cimport memcpy
 
 from _blas cimport gemm, step_gemm
-from _math cimport act, dact, all_finite
+from _math cimport dact, act_rows, all_finite
 
 
 def rnn_forward(
@@ -54,7 +55,6 @@ def rnn_forward(
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1]
         Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
-        floating y
         bint finite
     with nogil:
         # The input projection of all steps at once: Y = X @ W_ih^T + (b_ih + b_hh).
@@ -72,12 +72,10 @@ def rnn_forward(
             step_gemm(True, b, H, H, &h[0, 0], H, &weight_hh[0, 0], H, 1, &Y[off, 0], H)
             for j in range(b):
                 p = off + j
-                for k in range(H):
-                    y = act(Y[p, k], use_relu)
-                    if training:
-                        h_prev[p, k] = h[j, k]
-                    h[j, k] = y
-                    Y[p, k] = y
+                if training:
+                    memcpy(&h_prev[p, 0], &h[j, 0], H * sizeof(floating))
+                act_rows(&Y[p, 0], H, use_relu)
+                memcpy(&h[j, 0], &Y[p, 0], H * sizeof(floating))
             if not reverse:
                 off += b
         finite = all_finite(&Y[0, 0], P * H)

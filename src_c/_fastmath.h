@@ -1,0 +1,123 @@
+/* Branch-free sigmoid and tanh for float and double, written so that compilers vectorise the kernels' pointwise
+ * loops. libm's exp and tanh are function calls a compiler cannot vectorise without -ffast-math (which would
+ * also break the NaN checks), and in an LSTM step they cost more than the matrix product.
+ *
+ * One core, expm1 on the reduced argument:
+ *     y = n ln2 + r,  n = round(y / ln2),  |r| <= ln2 / 2     (Cody-Waite: ln2 = LN2_HI + LN2_LO, n * LN2_HI exact)
+ *     e^r - 1 = r (1 + r/2 + r^2/6 + ...)                      (Taylor: degree 13 for double, 7 for float, whose
+ *                                                               truncation is below half an ulp on |r| <= ln2/2)
+ *     2^n is built in the exponent bits from the rounding constant's low mantissa bits (integer add and shift,
+ *     which vectorise; a float-to-int conversion would not).
+ * Then
+ *     sigmoid(x) = 1 / (1 + e^-x)              with -x clamped to where e^-x is a finite normal number;
+ *     tanh(x)    = sign(x) * -m / (m + 2)      with m = e^(-2|x|) - 1, so no cancellation near 0 and no overflow.
+ * NaN propagates through every step (the clamps are written so that a NaN compares false and passes through),
+ * for the kernels' non-finite checks.
+ */
+#ifndef FASTRNN_FASTMATH_H
+#define FASTRNN_FASTMATH_H
+
+#include <stdint.h>
+#include <string.h>
+
+#define FR_INLINE static inline __attribute__((always_inline))
+
+/* ---- double ---- */
+
+static const double FR_LN2_HI = 6.93147180369123816490e-01;  /* ln2 with 21 trailing zero bits */
+static const double FR_LN2_LO = 1.90821492927058770002e-10;  /* ln2 - FR_LN2_HI */
+static const double FR_INV_LN2 = 1.44269504088896338700e+00;
+static const double FR_SHIFT = 6755399441055744.0;           /* 1.5 * 2^52: adding it rounds to an integer */
+
+/* e^y - 1 = scale * m + (scale - 1) with scale = 2^n, for y in [-708, 708] (callers clamp). */
+FR_INLINE void fr_expm1_parts(double y, double *scale, double *m) {
+    double kd = y * FR_INV_LN2 + FR_SHIFT;
+    double n = kd - FR_SHIFT;
+    double r = (y - n * FR_LN2_HI) - n * FR_LN2_LO;
+    double p = 1.0 / 6227020800.0;                             /* 1/13! */
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    *m = p * r;
+    uint64_t bits;
+    memcpy(&bits, &kd, sizeof bits);                           /* low bits: 2^51 + n */
+    bits = (bits + 1023) << 52;                                /* (n + 1023) in the exponent field */
+    memcpy(scale, &bits, sizeof bits);
+}
+
+FR_INLINE double fr_clamp(double x, double lo, double hi) {
+    x = x < lo ? lo : x;
+    return x > hi ? hi : x;
+}
+
+FR_INLINE double fr_sigmoid(double x) {
+    double s, m;
+    fr_expm1_parts(fr_clamp(-x, -708.0, 708.0), &s, &m);
+    return 1.0 / (1.0 + (s * m + s));
+}
+
+FR_INLINE double fr_tanh(double x) {
+    double s, m, ax = x < 0 ? -x : x;
+    /* tanh(20) rounds to 1 in double, and the reduction stays exact far beyond. */
+    fr_expm1_parts(ax > 20.0 ? -40.0 : -2.0 * ax, &s, &m);
+    double em1 = s * m + (s - 1.0);
+    double t = -em1 / (em1 + 2.0);
+    return x < 0 ? -t : t;
+}
+
+/* ---- float ---- */
+
+static const float FR_LN2_HI_F = 6.9314575195e-01f;           /* ln2 with 12 trailing zero bits */
+static const float FR_LN2_LO_F = 1.4286068203e-06f;            /* ln2 - FR_LN2_HI_F */
+static const float FR_INV_LN2_F = 1.4426950409e+00f;
+static const float FR_SHIFT_F = 12582912.0f;                  /* 1.5 * 2^23 */
+
+FR_INLINE void fr_expm1_parts_f(float y, float *scale, float *m) {
+    float kd = y * FR_INV_LN2_F + FR_SHIFT_F;
+    float n = kd - FR_SHIFT_F;
+    float r = (y - n * FR_LN2_HI_F) - n * FR_LN2_LO_F;
+    float p = 1.0f / 40320.0f;                                 /* 1/8!: degree 7 of e^r - 1 = r p(r) */
+    p = p * r + 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    *m = p * r;
+    uint32_t bits;
+    memcpy(&bits, &kd, sizeof bits);                           /* low bits: 2^22 + n */
+    bits = (bits + 127) << 23;
+    memcpy(scale, &bits, sizeof bits);
+}
+
+FR_INLINE float fr_clampf(float x, float lo, float hi) {
+    x = x < lo ? lo : x;
+    return x > hi ? hi : x;
+}
+
+FR_INLINE float fr_sigmoidf(float x) {
+    float s, m;
+    fr_expm1_parts_f(fr_clampf(-x, -87.0f, 87.0f), &s, &m);
+    return 1.0f / (1.0f + (s * m + s));
+}
+
+FR_INLINE float fr_tanhf(float x) {
+    float s, m, ax = x < 0 ? -x : x;
+    /* tanh(10) rounds to 1 in float. */
+    fr_expm1_parts_f(ax > 10.0f ? -20.0f : -2.0f * ax, &s, &m);
+    float em1 = s * m + (s - 1.0f);
+    float t = -em1 / (em1 + 2.0f);
+    return x < 0 ? -t : t;
+}
+
+#endif

@@ -1,10 +1,27 @@
 """Build the compiled core: every ``src_c/<name>.pyx`` becomes ``fastrnn._<name>``."""
+import subprocess
 from glob import glob
 from os.path import basename, splitext
 
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+# GCC only, so that the kernels' pointwise loops vectorise: partial redundancy elimination would precompute exp at
+# the clamp bounds of _fastmath.h and branch to the constants, and a backward loop reads more arrays than GCC's
+# default number of runtime alias checks allows.
+GCC_FLAGS = ["-fno-tree-pre", "--param", "vect-max-version-for-alias-checks=64"]
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        cc = getattr(self.compiler, "compiler_so", None)
+        version = subprocess.run([cc[0], "--version"], capture_output=True, text=True).stdout if cc else ""
+        if "Free Software Foundation" in version:
+            for ext in self.extensions:
+                ext.extra_compile_args += GCC_FLAGS
+        super().build_extensions()
 
 
 def extension(path):
@@ -14,13 +31,12 @@ def extension(path):
         [path],
         include_dirs=[numpy.get_include(), "src_c"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
-        # GCC's partial redundancy elimination precomputes exp at the clamp bounds of _fastmath.h and branches to
-        # the constants, which stops the pointwise loops from vectorising.
-        extra_compile_args=["-O3", "-fno-tree-pre"],
+        extra_compile_args=["-O3"],
     )
 
 
 setup(
+    cmdclass={"build_ext": BuildExt},
     ext_modules=cythonize(
         [extension(p) for p in sorted(glob("src_c/*.pyx"))],
         include_path=["src_c"],

@@ -55,8 +55,15 @@ cdef inline floating act(floating x, bint use_relu) noexcept nogil:
 
 
 cdef inline floating dact(floating y, bint use_relu) noexcept nogil:
-    """act'(x) from y = act(x)."""
-    return drelu(y) if use_relu else dtanh(y)
+    """act'(x) from y = act(x).
+
+    Both derivatives mixed by use_relu rather than chosen by a branch, so that the backward loops vectorise;
+    y^2 is capped at 1 (which tanh's y never exceeds) so that a large relu output cannot make 0 * inf.
+    """
+    cdef floating r = use_relu
+    cdef floating y2 = y * y
+    y2 = y2 if y2 < 1 else 1
+    return r * (y > 0) + (1 - r) * (1 - y2)
 
 
 # Whole-row activations, in place: one pointer and no branch inside a loop, so the compiler vectorises each.

@@ -148,8 +148,12 @@ def gru_backward(
         Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
         floating r, z, n, dh_t, dn_a, dz_a, dr_a
         const floating* a
+        const floating* hp
+        const floating* ahn
+        const floating* dy
         floating* dax
         floating* dah
+        floating* dhj
         bint finite
     with nogil:
         off = 0 if reverse else P
@@ -160,24 +164,24 @@ def gru_backward(
                 off -= b
             for j in range(b):
                 p = off + j
-                a = &gates[p, 0]
-                dax = &dgates[p, 0]
-                dah = &dgates_hh[p, 0]
+                a, dax, dah = &gates[p, 0], &dgates[p, 0], &dgates_hh[p, 0]
+                hp, ahn, dy = &h_prev[p, 0], &ah_n[p, 0], &dY[p, 0]
+                dhj = &dh[j, 0]
                 for k in range(H):
                     r = a[k]
                     z = a[H + k]
                     n = a[2 * H + k]
-                    dh_t = dh[j, k] + dY[p, k]
+                    dh_t = dhj[k] + dy[k]
                     dn_a = dh_t * (1 - z) * dact(n, use_relu)
-                    dz_a = dh_t * (h_prev[p, k] - n) * dsigmoid(z)
-                    dr_a = dn_a * ah_n[p, k] * dsigmoid(r)
+                    dz_a = dh_t * (hp[k] - n) * dsigmoid(z)
+                    dr_a = dn_a * ahn[k] * dsigmoid(r)
                     dax[k] = dr_a
                     dax[H + k] = dz_a
                     dax[2 * H + k] = dn_a
                     dah[k] = dr_a
                     dah[H + k] = dz_a
                     dah[2 * H + k] = dn_a * r
-                    dh[j, k] = dh_t * z
+                    dhj[k] = dh_t * z
             step_gemm(False, b, H, G, &dgates_hh[off, 0], G, &weight_hh[0, 0], H, 1, &dh[0, 0], H)
             if reverse:
                 off += b

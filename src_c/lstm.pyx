@@ -149,7 +149,12 @@ def lstm_backward(
         Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
         floating i, f, g, o, ac, dh_t, dc_t, v
         const floating* a
+        const floating* acp
+        const floating* cp
+        const floating* dy
         floating* da
+        floating* dhj
+        floating* dcj
         bint finite
     with nogil:
         off = 0 if reverse else P
@@ -160,21 +165,22 @@ def lstm_backward(
                 off -= b
             for j in range(b):
                 p = off + j
-                a = &gates[p, 0]
-                da = &dgates[p, 0]
+                a, da = &gates[p, 0], &dgates[p, 0]
+                acp, cp, dy = &act_c[p, 0], &c_prev[p, 0], &dY[p, 0]
+                dhj, dcj = &dh[j, 0], &dc[j, 0]
                 for k in range(H):
                     i = a[k]
                     f = a[H + k]
                     g = a[2 * H + k]
                     o = a[3 * H + k]
-                    ac = act_c[p, k]
-                    dh_t = dh[j, k] + dY[p, k]
-                    dc_t = dc[j, k] + dh_t * o * dact(ac, use_relu)
+                    ac = acp[k]
+                    dh_t = dhj[k] + dy[k]
+                    dc_t = dcj[k] + dh_t * o * dact(ac, use_relu)
                     da[k] = dc_t * g * dsigmoid(i)
-                    da[H + k] = dc_t * c_prev[p, k] * dsigmoid(f)
+                    da[H + k] = dc_t * cp[k] * dsigmoid(f)
                     da[2 * H + k] = dc_t * i * dact(g, use_relu)
                     da[3 * H + k] = dh_t * ac * dsigmoid(o)
-                    dc[j, k] = dc_t * f
+                    dcj[k] = dc_t * f
             step_gemm(False, b, H, G, &dgates[off, 0], G, &weight_hh[0, 0], H, 0, &dh[0, 0], H)
             if reverse:
                 off += b

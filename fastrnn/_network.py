@@ -6,7 +6,9 @@ updates one array; `views` names the pieces like a PyTorch ``state_dict`` (``wei
 fan_out)) for the dense layers.
 
 Batches are `PackedBatch`es; everything inside runs in their sorted order (longest sequence first), and
-`predict` returns rows in the original order. Nothing here knows about estimators.
+`predict` returns rows in the original order. With pooling="steps" (per-step outputs: sequence tagging and
+sequence-to-sequence) the head maps every packed row, and targets, weights and outputs are packed rows too.
+Nothing here knows about estimators.
 """
 import numpy as np
 from scipy.special import expit, log_softmax, softmax
@@ -15,7 +17,7 @@ from . import _cells
 from ._sequences import row_sequence, row_step, sequence_order
 
 OUT_ACTIVATIONS = ("identity", "logistic", "softmax")
-POOLINGS = ("last", "mean", "max")
+POOLINGS = ("last", "mean", "max", "steps")
 
 
 def _glorot(rng, shape, fan_in, fan_out, factor=6.0):
@@ -42,7 +44,7 @@ class Network:
     activation : {"tanh", "relu"}, the cells' candidate activation (as Keras's `activation`).
     bidirectional : bool.
     dropout : float in [0, 1), applied to the outputs of every recurrent layer but the last when training.
-    pooling : {"last", "mean", "max"}, how a sequence becomes one vector.
+    pooling : {"last", "mean", "max", "steps"}, how a sequence becomes one vector; "steps" keeps one per step.
     dense_sizes : tuple of int, hidden layers (relu) of the head.
     dtype : float32 or float64, the dtype of every parameter and computation.
     """
@@ -160,6 +162,8 @@ class Network:
 
     def _pool(self, batch, Y, finals):
         """(P, D*H) top outputs and final states -> (B, D*H) one vector per sorted sequence, plus pool state."""
+        if self.pooling == "steps":
+            return Y, None
         if self.pooling == "last":
             return np.concatenate(finals, axis=1) if self.n_dirs > 1 else finals[0], None
         seq, step = row_sequence(batch), row_step(batch)
@@ -176,6 +180,8 @@ class Network:
     def _unpool(self, batch, dZ, arg):
         """Gradient of `_pool`: (B, D*H) -> (P, D*H) dY of the top layer and per-direction final-state grads."""
         P, width = batch.data.shape[0], dZ.shape[1]
+        if self.pooling == "steps":
+            return dZ, [None] * self.n_dirs
         if self.pooling == "last":
             H = width // self.n_dirs
             return None, [np.ascontiguousarray(dZ[:, d * H:(d + 1) * H]) for d in range(self.n_dirs)]
@@ -197,16 +203,19 @@ class Network:
         return activations
 
     def forward(self, batch, training=False, rng=None):
-        """Output-layer pre-activations (B, n_outputs) in sorted order, and what `backward` needs."""
+        """Output-layer pre-activations (B, n_outputs) in sorted order ((P, n_outputs) packed rows with
+        pooling="steps"), and what `backward` needs."""
         Y, finals, caches, masks = self._recurrent_forward(batch, training, rng)
         pooled, arg = self._pool(batch, Y, finals)
         activations = self._dense_forward(pooled)
         return activations[-1], (caches, masks, arg, activations)
 
     def predict(self, batch):
-        """Output (after the output activation) in the batch's ORIGINAL order."""
+        """Output (after the output activation) in the batch's ORIGINAL order; packed rows with pooling="steps"
+        (`fastrnn._sequences.unpack` or `pad` give them per sequence)."""
         logits, _ = self.forward(batch)
-        return self.activate(logits)[batch.unsorted_indices]
+        out = self.activate(logits)
+        return out if self.pooling == "steps" else out[batch.unsorted_indices]
 
     def activate(self, logits):
         if self.out_activation == "softmax":
@@ -220,8 +229,9 @@ class Network:
     def loss(self, logits, y, w):
         """Weighted mean loss and its gradient with respect to the logits.
 
-        y is (B, n_outputs) in sorted order: one-hot for softmax, 0/1 for logistic, targets for identity; w (B,)
-        sample weights. Squared error is halved and averaged over outputs, as MLP's.
+        y is (B, n_outputs) in sorted order (packed rows (P, n_outputs) with pooling="steps", so the mean runs over
+        real steps only): one-hot for softmax, 0/1 for logistic, targets for identity; w (B,) (or (P,)) sample
+        weights. Squared error is halved and averaged over outputs, as MLP's.
         """
         w = (w / w.sum())[:, None]
         if self.out_activation == "softmax":

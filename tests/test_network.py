@@ -142,3 +142,42 @@ def test_pickle_keeps_views_tied_to_the_flat_vector():
     clone.params[:] = 0
     assert not clone.views["weight_hh_l1_reverse"].any() and not clone.views["coef_1"].any()
     assert net.params.any()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("out, n_out", [("softmax", 3), ("logistic", 1), ("identity", 2)])
+def test_gradient_per_step_outputs(cell, bidirectional, out, n_out):
+    # pooling="steps": one output per packed row, targets and weights per row.
+    rng = np.random.default_rng(5)
+    seqs = [rng.standard_normal((n, 2)) for n in LENGTHS]
+    batch = pack(seqs)
+    net = Network(cell, 2, (3, 4), n_out, out, bidirectional=bidirectional, pooling="steps", dense_sizes=(3,))
+    net.initialize(rng)
+    net.params += 0.1 * rng.standard_normal(net.params.shape)
+    P = batch.data.shape[0]
+    if out == "softmax":
+        y = np.eye(n_out)[rng.integers(0, n_out, P)]
+    elif out == "logistic":
+        y = rng.integers(0, 2, (P, n_out)).astype(float)
+    else:
+        y = rng.standard_normal((P, n_out))
+    check_gradient(net, batch, y, rng.uniform(0.5, 2, P), alpha=0.1)
+
+
+def test_per_step_outputs_are_packed_rows_and_causal():
+    # A unidirectional per-step output at step t depends on steps <= t only: changing a sequence's last step
+    # changes only that step's output.
+    rng = np.random.default_rng(6)
+    seqs = [rng.standard_normal((n, 2)) for n in LENGTHS]
+    net = Network("gru", 2, (4,), 2, "identity", pooling="steps")
+    net.initialize(rng)
+    out = net.predict(pack(seqs))
+    assert out.shape == (sum(LENGTHS), 2)
+    changed = [s.copy() for s in seqs]
+    changed[0][-1] += 1.0
+    out2 = net.predict(pack(changed))
+    per_seq, per_seq2 = pad(out, pack(seqs)), pad(out2, pack(changed))
+    np.testing.assert_array_equal(per_seq[0, :LENGTHS[0] - 1], per_seq2[0, :LENGTHS[0] - 1])
+    assert not np.allclose(per_seq[0, LENGTHS[0] - 1], per_seq2[0, LENGTHS[0] - 1])
+    np.testing.assert_array_equal(per_seq[1:], per_seq2[1:])

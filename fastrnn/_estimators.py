@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, _num_samples, check_is_fitted, column_or_1d
 
+from . import _cells
 from ._network import Network
 from ._optimizers import AdamOptimizer, SGDOptimizer, clip_grad_norm
 from ._sequences import check_sequences, pack
@@ -38,6 +39,83 @@ EXPECTED_FAILED_CHECKS = {
     # (tests/test_estimators.py runs that part on its own).
     "check_classifiers_train": "2-D X is (N, T) univariate sequences: predict(X.T) is valid input.",
 }
+
+
+# Version of the pickled state of a fitted estimator (see BaseRNN.__getstate__). Bump it when the layout changes;
+# __setstate__ refuses any other version with a message saying so.
+PERSISTENCE_FORMAT = 1
+
+
+class StreamState:
+    """Recurrent state of ``n_samples`` independent streams, from `init_state` or `predict_step`.
+
+    The caller owns it: keep one per group of streams, as many as you like (there is no hidden global state).
+    `predict_step` never modifies the state it is given; it returns a new one.
+
+    Attributes
+    ----------
+    h : tuple of ndarray of shape (n_samples, H_l)
+        Hidden state of every recurrent layer, row ``i`` for stream ``i``.
+    c : tuple of ndarray of shape (n_samples, H_l), or None
+        Cell state of every layer of an LSTM; None for GRU and RNN.
+    """
+
+    __slots__ = ("h", "c")
+
+    def __init__(self, h, c=None):
+        self.h = tuple(h)
+        self.c = None if c is None else tuple(c)
+
+    @property
+    def n_samples(self):
+        """Number of streams."""
+        return self.h[0].shape[0]
+
+    def _arrays(self):
+        return self.h + (self.c or ())
+
+    def take(self, indices):
+        """A new state holding the streams ``indices`` (an int array, a list or a boolean mask), copied."""
+        idx = np.asarray(indices)
+        idx = idx[None] if idx.ndim == 0 else idx
+        h = tuple(a[idx] for a in self.h)
+        return StreamState(h, None if self.c is None else tuple(a[idx] for a in self.c))
+
+    def put(self, indices, other):
+        """A new state: this one with the streams ``indices`` replaced by those of `other` (in order)."""
+        idx = np.asarray(indices)
+        idx = idx[None] if idx.ndim == 0 else idx
+        if not isinstance(other, StreamState) or (self.c is None) != (other.c is None) \
+                or len(self.h) != len(other.h):
+            raise ValueError("put needs a StreamState of the same model.")
+        arrays = []
+        for mine, theirs in zip(self._arrays(), other._arrays()):
+            new = mine.copy()
+            new[idx] = theirs
+            arrays.append(new)
+        n = len(self.h)
+        return StreamState(arrays[:n], None if self.c is None else arrays[n:])
+
+    @classmethod
+    def concatenate(cls, states):
+        """One state holding the streams of every state in ``states``, in order (e.g. to add new streams)."""
+        states = list(states)
+        if not states or any(not isinstance(s, StreamState) for s in states):
+            raise ValueError("concatenate needs a non-empty list of StreamState.")
+        h = tuple(np.concatenate(parts) for parts in zip(*(s.h for s in states)))
+        c = None if states[0].c is None else tuple(np.concatenate(parts) for parts in zip(*(s.c for s in states)))
+        return cls(h, c)
+
+    def __getstate__(self):
+        return {"h": self.h, "c": self.c}
+
+    def __setstate__(self, state):
+        self.h, self.c = state["h"], state["c"]
+
+    def __repr__(self):
+        sizes = tuple(a.shape[1] for a in self.h)
+        return (f"StreamState(n_samples={self.n_samples}, hidden_sizes={sizes}, dtype={self.h[0].dtype}, "
+                f"cell_state={self.c is not None})")
 
 
 class BaseRNN(BaseEstimator):
@@ -442,6 +520,190 @@ class BaseRNN(BaseEstimator):
         check_is_fitted(self, "_network")
         return [self._network.views[b] for _, b in self._network.dense]
 
+    # ---- streaming: one time step of many independent streams ----
+
+    def _streaming_network(self):
+        """The fitted network, if it can run one step at a time; a clear error otherwise."""
+        net = self.__dict__.get("_network")
+        if net is None:
+            check_is_fitted(self, "_network")
+        if net.n_dirs != 1:
+            raise ValueError(
+                f"Streaming (init_state / predict_step) needs a unidirectional model, but this {type(self).__name__}"
+                " is bidirectional: its backward direction reads every sequence from its end, which a stream has "
+                "not reached yet. Use predict on whole sequences."
+            )
+        # "steps" (per-step outputs, return_sequences) maps every step's state through the head: a step's output
+        # is what one streaming step computes, as for "last".
+        if net.pooling not in ("last", "steps"):
+            raise ValueError(
+                f"Streaming (init_state / predict_step) needs pooling='last', but this {type(self).__name__} has "
+                f"pooling={net.pooling!r}, whose output depends on every step of the sequence. Use predict on "
+                "whole sequences."
+            )
+        return net
+
+    def init_state(self, n_samples=1):
+        """The state of ``n_samples`` new streams (all zeros, as the start of every sequence in `predict`).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of independent streams stepped together.
+
+        Returns
+        -------
+        state : StreamState
+            Hidden (and, for an LSTM, cell) state of every layer, ``(n_samples, H_l)`` arrays the caller owns.
+        """
+        net = self._streaming_network()
+        if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        h = tuple(np.zeros((int(n_samples), H), dtype=net.dtype) for H in net.hidden_sizes)
+        c = tuple(np.zeros_like(a) for a in h) if net.cell == "lstm" else None
+        return StreamState(h, c)
+
+    def _stream_forward(self, X_t, state):
+        """One step: (outputs after the output activation (n, n_outputs), new state). Cheap checks only."""
+        net = self._streaming_network()
+        n_layers = len(net.hidden_sizes)
+        x = X_t if type(X_t) is np.ndarray else np.asarray(X_t)
+        if x.dtype != net.dtype:
+            if x.dtype.kind not in "biuf":
+                raise TypeError(f"X_t must hold real numbers, got dtype {x.dtype}.")
+            x = x.astype(net.dtype)
+        F = self.n_features_in_
+        if x.ndim == 1 and F == 1:
+            x = x[:, None]  # (n_samples,) univariate streams
+        if x.ndim != 2:
+            raise ValueError(
+                f"X_t must be one time step of every stream, shape (n_samples, n_features) (or (n_samples,) for "
+                f"univariate data), got shape {x.shape}."
+            )
+        if x.shape[1] != F:
+            raise ValueError(f"X_t has {x.shape[1]} features, but {type(self).__name__} is expecting {F} features "
+                             "as input.")
+        if state is None:
+            state = self.init_state(x.shape[0])
+        elif type(state) is not StreamState:
+            raise TypeError(f"state must be the StreamState returned by init_state or predict_step, got "
+                            f"{type(state).__name__}.")
+        hs, cs = state.h, state.c
+        lstm = net.cell == "lstm"
+        if len(hs) != n_layers or (cs is None) == lstm or (lstm and len(cs) != n_layers):
+            raise ValueError(f"state does not belong to this model ({n_layers} {net.cell} layers); make it with "
+                             "this estimator's init_state.")
+        n = hs[0].shape[0]
+        if x.shape[0] != n:
+            raise ValueError(f"X_t has {x.shape[0]} rows, but state holds {n} streams; they must match (use "
+                             "state.take(indices) to step a subset of the streams).")
+        for layer, H in enumerate(net.hidden_sizes):
+            for a in (hs[layer], cs[layer]) if lstm else (hs[layer],):
+                if type(a) is not np.ndarray or a.shape != (n, H) or a.dtype != net.dtype:
+                    raise ValueError(
+                        f"state of layer {layer} must be {net.dtype} arrays of shape ({n}, {H}), got "
+                        f"{getattr(a, 'dtype', type(a).__name__)} {getattr(a, 'shape', '')}; make it with this "
+                        "estimator's init_state."
+                    )
+        if not np.isfinite(x).all():
+            raise ValueError("X_t contains NaN or infinity.")
+        batch_sizes = np.full(1, n, dtype=np.intp)
+        views = net.views
+        new_h, new_c = [], []
+        for layer, dirs in enumerate(net.layers):
+            weights = (views[dirs[0][0]], views[dirs[0][1]], views[dirs[0][2]], views[dirs[0][3]])
+            # _cells.forward copies h0 and c0 before the kernel writes the final states: the caller's state
+            # is never modified.
+            _, h, c, _ = _cells.forward(net.cell, x, batch_sizes, weights, hs[layer], cs[layer] if lstm else None,
+                                        activation=net.activation)
+            new_h.append(h)
+            new_c.append(c)
+            x = h  # one step: the layer's output is its new hidden state
+        out = net.activate(net._dense_forward(x)[-1])
+        return out, StreamState(new_h, new_c if lstm else None)
+
+    # ---- persistence: the pickled state holds numpy arrays and built-ins only ----
+
+    def __getstate__(self):
+        """Pickled state: the estimator's attributes, with the network as its configuration (a dict of built-ins)
+        and flat parameter vector, the optimizer as its arrays and numbers (so that partial_fit after loading
+        continues exactly), and the random generator as its bit generator's state; no fastrnn, numpy Generator
+        or scikit-learn object besides the estimator itself. ``_fastrnn_format`` versions the layout."""
+        from . import __version__
+
+        state = dict(super().__getstate__())
+        net = state.pop("_network", None)
+        if net is not None:
+            state["_network"] = {"config": dict(net._config), "params": net.params}
+        optimizer = state.pop("_optimizer", None)
+        if optimizer is not None:
+            kind = "adam" if isinstance(optimizer, AdamOptimizer) else "sgd"
+            state["_optimizer"] = {"kind": kind, "state": dict(vars(optimizer))}
+        rng = state.pop("_rng", None)
+        if rng is not None:
+            state["_rng"] = rng.bit_generator.state
+        state.pop("_label_encoder", None)  # rebuilt from classes_
+        state["_fastrnn_format"] = PERSISTENCE_FORMAT
+        state["_fastrnn_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        from . import __version__
+
+        state = dict(state)
+        fmt = state.pop("_fastrnn_format", None)
+        saved_by = state.pop("_fastrnn_version", None)
+        if fmt != PERSISTENCE_FORMAT:
+            raise ValueError(
+                f"Cannot load this {type(self).__name__}: it was saved by fastrnn {saved_by or '(unknown version)'}"
+                f" in persistence format {fmt!r}, but fastrnn {__version__} reads format {PERSISTENCE_FORMAT} "
+                "only. Load it with the fastrnn version that saved it (and, to move it across versions, export "
+                "its weights with fastrnn.interop.to_torch), or fit it again."
+            )
+        net = state.pop("_network", None)
+        if net is not None:
+            network = Network.__new__(Network)
+            # A copy: joblib may hand back read-only memory maps, and training writes into the parameters.
+            network.__setstate__({"config": dict(net["config"]),
+                                  "params": np.array(net["params"], dtype=net["config"]["dtype"])})
+            state["_network"] = network
+        optimizer = state.pop("_optimizer", None)
+        if optimizer is not None:
+            cls = AdamOptimizer if optimizer["kind"] == "adam" else SGDOptimizer
+            opt = cls.__new__(cls)
+            opt.__dict__.update({k: np.array(v) if isinstance(v, np.ndarray) else v
+                                 for k, v in optimizer["state"].items()})
+            state["_optimizer"] = opt
+        rng = state.pop("_rng", None)
+        if rng is not None:
+            bit_generator = getattr(np.random, rng["bit_generator"])()
+            bit_generator.state = rng
+            state["_rng"] = np.random.Generator(bit_generator)
+        if "classes_" in state:
+            encoder = LabelEncoder()
+            encoder.classes_ = state["classes_"]
+            state["_label_encoder"] = encoder
+        super().__setstate__(state)
+
+    # ---- weights from elsewhere (fastrnn.interop) ----
+
+    def _set_network(self, network, classes=None):
+        """Make this estimator a fitted one around `network` (weights read by fastrnn.interop), with every fitted
+        attribute a fit sets; predict, pickling, warm_start and partial_fit then work as after a fit."""
+        self._rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
+        self._network = network
+        self.n_features_in_ = network._config["n_features"]
+        self.n_outputs_ = network._config["n_outputs"]
+        self.out_activation_ = network.out_activation
+        self._set_imported_targets(classes)
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_ = None  # not trained by fastrnn
+        self.loss_curve_ = []
+        self.validation_loss_curve_ = self.validation_scores_ = None
+        self._start_run()
+        return self
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
@@ -646,6 +908,67 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
+    def predict_step(self, X_t, state=None):
+        """Class labels after one more time step of each stream, without replaying the history.
+
+        Parameters
+        ----------
+        X_t : array-like of shape (n_samples, n_features), or (n_samples,) when n_features is 1
+            The next time step of every stream (any ``data_layout``: one step has no time axis).
+        state : StreamState or None, default=None
+            The streams' state from `init_state` or the previous call; None starts ``len(X_t)`` new streams.
+            It is not modified.
+
+        Returns
+        -------
+        y_t : ndarray
+            Class label of every stream after this step, shape (n_samples,).
+        state : StreamState
+            The new state, to pass to the next call.
+
+        Notes
+        -----
+        After the last step of a sequence, the labels are those `predict` gives on the whole
+        sequence (unidirectional models with pooling="last" only). Streams of different lengths: stop feeding
+        a stream (keep one state per stream, or step a subset with ``state.take(idx)`` and merge back with
+        ``state.put(idx, sub_state)``).
+        """
+        raw, state = self._stream_forward(X_t, state)
+        return self._decode(raw), state
+
+    def predict_proba_step(self, X_t, state=None):
+        """Class probabilities after one more time step of each stream, without replaying the history.
+
+        Parameters
+        ----------
+        X_t : array-like of shape (n_samples, n_features), or (n_samples,) when n_features is 1
+            The next time step of every stream (any ``data_layout``: one step has no time axis).
+        state : StreamState or None, default=None
+            The streams' state from `init_state` or the previous call; None starts ``len(X_t)`` new streams.
+            It is not modified.
+
+        Returns
+        -------
+        y_t : ndarray
+            Probabilities, shape (n_samples, n_classes), columns ordered as classes_.
+        state : StreamState
+            The new state, to pass to the next call.
+
+        Notes
+        -----
+        After the last step of a sequence, the probabilities are those `predict_proba` gives on the whole
+        sequence (unidirectional models with pooling="last" only). Streams of different lengths: stop feeding
+        a stream (keep one state per stream, or step a subset with ``state.take(idx)`` and merge back with
+        ``state.put(idx, sub_state)``).
+        """
+        raw, state = self._stream_forward(X_t, state)
+        return (np.hstack([1 - raw, raw]) if raw.shape[1] == 1 else raw), state
+
+    def _set_imported_targets(self, classes):
+        self._label_encoder = LabelEncoder().fit(classes)
+        self.classes_ = self._label_encoder.classes_
+
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = False
@@ -730,6 +1053,38 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         """Predicted values of the sequences in X, shape (N,) or (N, n_outputs)."""
         raw = self._forward(X)
         return raw.ravel() if self._y_1d else raw
+
+    def predict_step(self, X_t, state=None):
+        """Predicted values after one more time step of each stream, without replaying the history.
+
+        Parameters
+        ----------
+        X_t : array-like of shape (n_samples, n_features), or (n_samples,) when n_features is 1
+            The next time step of every stream (any ``data_layout``: one step has no time axis).
+        state : StreamState or None, default=None
+            The streams' state from `init_state` or the previous call; None starts ``len(X_t)`` new streams.
+            It is not modified.
+
+        Returns
+        -------
+        y_t : ndarray
+            Shape (n_samples,) or (n_samples, n_outputs), as predict's.
+        state : StreamState
+            The new state, to pass to the next call.
+
+        Notes
+        -----
+        After the last step of a sequence, the values are those `predict` gives on the whole
+        sequence (unidirectional models with pooling="last" only). Streams of different lengths: stop feeding
+        a stream (keep one state per stream, or step a subset with ``state.take(idx)`` and merge back with
+        ``state.put(idx, sub_state)``).
+        """
+        raw, state = self._stream_forward(X_t, state)
+        return (raw.ravel() if self._y_1d else raw), state
+
+    def _set_imported_targets(self, classes):
+        self._y_1d = self.n_outputs_ == 1
+
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

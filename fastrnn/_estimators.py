@@ -22,7 +22,7 @@ from sklearn.utils.validation import _check_sample_weight, _num_samples, check_i
 from . import _cells
 from ._network import Network
 from ._optimizers import AdamOptimizer, SGDOptimizer, clip_grad_norm
-from ._sequences import check_sequences, pack
+from ._sequences import check_sequences, pack, row_sequence, row_step, unpack
 from ._threads import step_threads
 
 # Sequences per chunk when predicting: bounds the memory of a prediction on a large X.
@@ -116,6 +116,50 @@ class StreamState:
         sizes = tuple(a.shape[1] for a in self.h)
         return (f"StreamState(n_samples={self.n_samples}, hidden_sizes={sizes}, dtype={self.h[0].dtype}, "
                 f"cell_state={self.c is not None})")
+
+
+def _flatten_steps(seqs, y, sample_weight):
+    """Per-step targets (and weights) as rows, sequence after sequence, checked against the sequences' lengths.
+
+    y is an (N, T[, k]) array or a list of (T_i[, k]) arrays; sample_weight None, (N,) (one weight per sequence,
+    given to each of its steps), or per step as an (N, T) array or a list of (T_i,) arrays. Returns the rows of y
+    (R[, k]), the weights (R,) and where each sequence's rows start (N,).
+    """
+    lengths = np.array([len(s) for s in seqs])
+    y_seqs = [np.asarray(yi) for yi in y]
+    for i, (yi, n) in enumerate(zip(y_seqs, lengths)):
+        if yi.ndim == 0 or len(yi) != n:
+            raise ValueError(
+                f"With return_sequences=True, y must hold one target per time step: sequence {i} has {n} steps, "
+                f"but its target has shape {yi.shape}."
+            )
+    if len({yi.shape[1:] for yi in y_seqs}) > 1:
+        raise ValueError("With return_sequences=True, every sequence's targets must have the same shape per step.")
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    y_rows = np.concatenate(y_seqs)
+    if sample_weight is None:
+        w = np.ones(len(y_rows))
+    elif not ((isinstance(sample_weight, np.ndarray) and sample_weight.ndim == 2)
+              or (isinstance(sample_weight, (list, tuple)) and np.ndim(sample_weight[0]) == 1)):
+        w = np.repeat(_check_sample_weight(sample_weight, np.empty(len(seqs)), dtype=np.float64), lengths)
+    else:
+        w_seqs = [np.asarray(wi, dtype=np.float64) for wi in sample_weight]
+        if len(w_seqs) != len(seqs) or any(wi.shape != (n,) for wi, n in zip(w_seqs, lengths)):
+            raise ValueError("Per-step sample_weight must hold one weight per time step of every sequence.")
+        w = np.concatenate(w_seqs)
+        if not np.isfinite(w).all():
+            raise ValueError("sample_weight contains NaN or infinity.")
+    return y_rows, w, starts
+
+
+def _batch_targets(batch, idx, Y, w, starts):
+    """The targets and weights of the sequences idx packed as `batch`: one row per sorted sequence, or with
+    per-step targets (starts given) one row per packed row."""
+    s = idx[batch.sorted_indices]
+    if starts is None:
+        return Y[s], w[s]
+    rows = starts[s][row_sequence(batch)] + row_step(batch)
+    return Y[rows], w[rows]
 
 
 class BaseRNN(BaseEstimator):
@@ -227,9 +271,11 @@ class BaseRNN(BaseEstimator):
     def _check_fit_params(self):
         hidden = self._check_layer_sizes("hidden_layer_sizes")
         dense = self._check_layer_sizes("dense_layer_sizes")
-        if self.return_sequences:
-            raise NotImplementedError("return_sequences=True (sequence tagging / seq2seq) is not available yet.")
         return hidden, dense
+
+    def _pooling(self):
+        """The network's pooling: per-step outputs with return_sequences."""
+        return "steps" if self.return_sequences else self.pooling
 
     def _check_X_y(self, X, y, sample_weight, reset):
         n_features = None if reset else self.n_features_in_
@@ -240,10 +286,15 @@ class BaseRNN(BaseEstimator):
         n_y = _num_samples(y)  # also for array-likes without __len__ (only __array__)
         if n_y != len(seqs):
             raise ValueError(f"X has {len(seqs)} sequences, but y has {n_y} samples; they must match.")
-        sw = _check_sample_weight(sample_weight, np.empty(len(seqs)), dtype=np.float64)
+        starts = None
+        if self.return_sequences:
+            y, sample_weight, starts = _flatten_steps(seqs, y, sample_weight)
+            sw = sample_weight
+        else:
+            sw = _check_sample_weight(sample_weight, np.empty(len(seqs)), dtype=np.float64)
         if np.any(sw < 0) or not sw.sum() > 0:
             raise ValueError("sample_weight must be non-negative with a positive sum.")
-        return seqs, sw
+        return seqs, y, sw, starts
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -254,9 +305,11 @@ class BaseRNN(BaseEstimator):
         X : array-like of shape (N, T, F) or (N, T), or list of (T_i, F) or (T_i,) arrays
             Training sequences; a 2-D array is N univariate sequences of length T, a list may be ragged.
         y : array-like of shape (N,) or (N, n_outputs)
-            Targets: class labels (classifier) or values (regressor).
+            Targets: class labels (classifier) or values (regressor). With return_sequences=True, one per step:
+            an (N, T[, n_outputs]) array or a list of (T_i[, n_outputs]) arrays matching X's lengths.
         sample_weight : array-like of shape (N,), default=None
-            Weight of every sequence in the loss.
+            Weight of every sequence in the loss; with return_sequences=True also per step, as an (N, T) array
+            or a list of (T_i,) arrays.
 
         Returns
         -------
@@ -269,7 +322,7 @@ class BaseRNN(BaseEstimator):
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True (as MLP's).")
         first_fit = not hasattr(self, "_network") or not (self.warm_start or incremental)
-        seqs, sw = self._check_X_y(X, y, sample_weight, reset=first_fit)
+        seqs, y, sw, starts = self._check_X_y(X, y, sample_weight, reset=first_fit)
         Y = self._encode_targets(y, first_fit, classes)
         if first_fit:
             self._rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
@@ -279,7 +332,7 @@ class BaseRNN(BaseEstimator):
             self._network = Network(
                 self.cell, self.n_features_in_, hidden, self.n_outputs_, self.out_activation_,
                 activation=self.activation, bidirectional=self.bidirectional, dropout=self.dropout,
-                pooling=self.pooling, dense_sizes=dense, dtype=seqs[0].dtype,
+                pooling=self._pooling(), dense_sizes=dense, dtype=seqs[0].dtype,
             )
             self._network.initialize(self._rng)
             self.n_iter_ = 0
@@ -293,7 +346,7 @@ class BaseRNN(BaseEstimator):
         sw = self._class_weighted(sw, y)
         if first_fit or not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._new_optimizer()
-        self._train(seqs, Y.astype(self._network.dtype), sw, incremental)
+        self._train(seqs, Y.astype(self._network.dtype), sw, starts, incremental)
         return self
 
     def _start_run(self):
@@ -313,7 +366,7 @@ class BaseRNN(BaseEstimator):
         """warm_start and partial_fit continue from the fitted weights, so the network must be the same."""
         config = self._network._config
         now = dict(cell=self.cell, hidden_sizes=hidden, dense_sizes=dense, bidirectional=bool(self.bidirectional),
-                   activation=self.activation, pooling=self.pooling, dropout=float(self.dropout))
+                   activation=self.activation, pooling=self._pooling(), dropout=float(self.dropout))
         for key, value in now.items():
             if config[key] != value:
                 raise ValueError(
@@ -340,9 +393,11 @@ class BaseRNN(BaseEstimator):
             warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped.")
         return min(self.batch_size, n)
 
-    def _split_validation(self, n, Y):
-        stratify = Y.argmax(1) if self.out_activation_ == "softmax" else (
-            Y[:, 0] if self.out_activation_ == "logistic" else None)
+    def _split_validation(self, n, Y, stratified):
+        stratify = None
+        if stratified:
+            stratify = Y.argmax(1) if self.out_activation_ == "softmax" else (
+                Y[:, 0] if self.out_activation_ == "logistic" else None)
         idx = np.arange(n)
         seed = int(self._rng.integers(2**31 - 1))
         try:
@@ -358,17 +413,24 @@ class BaseRNN(BaseEstimator):
             )
         return train, val
 
-    def _train(self, seqs, Y, sw, incremental):
-        """Run the epochs of one fit (one epoch for partial_fit), with MLP's stopping rules."""
+    def _train(self, seqs, Y, sw, starts, incremental):
+        """Run the epochs of one fit (one epoch for partial_fit), with MLP's stopping rules.
+
+        Y and sw hold one row per sequence, or with return_sequences one row per step, sequence after sequence:
+        sequence i's rows start at starts[i].
+        """
         early_stopping = self.early_stopping and not incremental
+        # The weight of each sequence: its own, or the sum over its steps.
+        seq_weight = sw if starts is None else np.add.reduceat(sw, starts)
         validation = None
         if early_stopping:
-            train, val = self._split_validation(len(seqs), Y)
+            # Stratify sequence labels; per-step labels cannot stratify a split of sequences.
+            train, val = self._split_validation(len(seqs), Y, stratified=starts is None)
             val_batch = pack([seqs[i] for i in val])
-            validation = (val_batch, Y[val][val_batch.sorted_indices], sw[val][val_batch.sorted_indices])
+            validation = (val_batch, *_batch_targets(val_batch, val, Y, sw, starts))
         else:
             train = np.arange(len(seqs))
-        if not sw[train].sum() > 0:
+        if not seq_weight[train].sum() > 0:
             raise ValueError("All sequences used for training have zero sample_weight"
                              + (" (after the early_stopping validation split)." if early_stopping else "."))
         batch_size = self._batch_size(len(train))
@@ -378,7 +440,7 @@ class BaseRNN(BaseEstimator):
         try:
             with step_threads(batch_size, self._network):
                 for _ in range(1 if incremental else self.max_iter):
-                    improved = self._epoch(seqs, Y, sw, train, batch_size, validation)
+                    improved = self._epoch(seqs, Y, sw, starts, train, batch_size, validation)
                     # The run ends on its best epoch (validation score, or training loss): Adam's loss spikes
                     # otherwise leave a model stopped just after a spike.
                     if improved and not incremental:
@@ -396,23 +458,24 @@ class BaseRNN(BaseEstimator):
         if best_params is not None:
             self._network.params[:] = best_params
 
-    def _epoch(self, seqs, Y, sw, train, batch_size, validation):
+    def _epoch(self, seqs, Y, sw, starts, train, batch_size, validation):
         """One pass over the training sequences; records the curves and returns whether it is the best yet."""
         net = self._network
         start = time.perf_counter()
         order = self._rng.permutation(train) if self.shuffle else train
         backup = np.empty_like(net.params)
-        total = 0.0
+        total = total_weight = 0.0
         for lo in range(0, len(order), batch_size):
             idx = order[lo:lo + batch_size]
-            if not sw[idx].sum() > 0:
-                continue  # only zero-weight sequences: no loss, and the weighted mean would be 0 / 0
             batch = pack([seqs[i] for i in idx])
-            s = idx[batch.sorted_indices]
-            total += self._step(batch, Y[s], sw[s], backup) * sw[s].sum()
+            Yb, wb = _batch_targets(batch, idx, Y, sw, starts)
+            if not wb.sum() > 0:
+                continue  # only zero-weight sequences: no loss, and the weighted mean would be 0 / 0
+            total += self._step(batch, Yb, wb, backup) * wb.sum()
+            total_weight += wb.sum()
         self.n_iter_ += 1
         self.t_ += len(train)
-        self.loss_ = total / sw[train].sum()
+        self.loss_ = total / total_weight
         self.loss_curve_.append(self.loss_)
         val_loss = val_score = None
         if validation is not None:
@@ -491,14 +554,44 @@ class BaseRNN(BaseEstimator):
     # ---- prediction ----
 
     def _forward(self, X):
-        """Raw network outputs (after the output activation) for X, in X's order."""
+        """Raw network outputs (after the output activation) for X, in X's order.
+
+        One (N, n_outputs) array; with per-step outputs, a list of (T_i, n_outputs) arrays, one per sequence.
+        """
         check_is_fitted(self, "_network")
         net = self._network
         seqs = check_sequences(X, data_layout=self.data_layout, estimator=self, n_features=self.n_features_in_,
                                dtype=net.dtype)
+        outputs = []
         with step_threads(min(len(seqs), _PREDICT_CHUNK), net):
-            return np.concatenate([net.predict(pack(seqs[lo:lo + _PREDICT_CHUNK]))
-                                   for lo in range(0, len(seqs), _PREDICT_CHUNK)])
+            for lo in range(0, len(seqs), _PREDICT_CHUNK):
+                batch = pack(seqs[lo:lo + _PREDICT_CHUNK])
+                out = net.predict(batch)
+                if net.pooling == "steps":
+                    outputs.extend(unpack(out, batch))
+                else:
+                    outputs.append(out)
+        return outputs if net.pooling == "steps" else np.concatenate(outputs)
+
+    @property
+    def _per_step_outputs(self):
+        """Fitted with return_sequences: one output per time step."""
+        return getattr(self, "_network", None) is not None and self._network.pooling == "steps"
+
+    def _per_step(self, X, rows_of):
+        """Per-step outputs in X's form: an (N, T, ...) array when every sequence has X's length T and X is an
+        array, else a list. rows_of maps one sequence's (T_i, n_outputs) raw outputs to what is returned."""
+        per_seq = [rows_of(r) for r in self._forward(X)]
+        ragged = isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.dtype == object)
+        return per_seq if ragged else np.stack(per_seq)
+
+    def _steps_score(self, X, y, sample_weight, metric):
+        """A score over every real step of every sequence (return_sequences)."""
+        seqs = check_sequences(X, data_layout=self.data_layout, estimator=self, n_features=self.n_features_in_)
+        y_flat, w, _ = _flatten_steps(seqs, y, sample_weight)
+        pred = self.predict(X)
+        pred_flat = np.concatenate([np.asarray(p) for p in pred])
+        return metric(y_flat, pred_flat, sample_weight=w)
 
     # ---- fitted weights, named like PyTorch's state_dict and MLP's coefs_ ----
 
@@ -738,7 +831,9 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     dense_layer_sizes : tuple of int, default=()
         Hidden layers (relu) of the dense head between pooling and output.
     return_sequences : bool, default=False
-        Reserved for per-step outputs (sequence tagging); only False is available yet.
+        One output per time step instead of one per sequence: a sequence tagger. y then holds a label per step,
+        as an (N, T) array or a list of (T_i,) arrays matching X's lengths; sample_weight may be per sequence or
+        per step; the loss and score average over real steps only; `pooling` is not used.
     solver : {"adam", "sgd"}, default="adam"
     alpha : float, default=1e-4
         L2 penalty on all weight matrices (not biases), scaled as MLP's.
@@ -895,18 +990,33 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def predict(self, X):
-        """Class labels of the sequences in X, shape (N,)."""
+        """Class labels of the sequences in X, shape (N,); with return_sequences, of every step: (N, T) for an
+        array X, a list of (T_i,) arrays for a list."""
+        if self._per_step_outputs:
+            return self._per_step(X, self._decode)
         return self._decode(self._forward(X))
 
     def predict_proba(self, X):
-        """Class probabilities of the sequences in X, shape (N, n_classes), columns ordered as classes_."""
-        raw = self._forward(X)
-        return np.hstack([1 - raw, raw]) if raw.shape[1] == 1 else raw
+        """Class probabilities of the sequences in X, shape (N, n_classes), columns ordered as classes_; with
+        return_sequences, of every step: (N, T, n_classes), or a list of (T_i, n_classes) arrays."""
+        def proba(raw):
+            return np.hstack([1 - raw, raw]) if raw.shape[1] == 1 else raw
+
+        if self._per_step_outputs:
+            return self._per_step(X, proba)
+        return proba(self._forward(X))
 
     def predict_log_proba(self, X):
         """Log of predict_proba."""
+        proba = self.predict_proba(X)
         with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+            return [np.log(p) for p in proba] if isinstance(proba, list) else np.log(proba)
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy; with return_sequences, over every step of every sequence."""
+        if self._per_step_outputs:
+            return self._steps_score(X, y, sample_weight, accuracy_score)
+        return super().score(X, y, sample_weight)
 
     def predict_step(self, X_t, state=None):
         """Class labels after one more time step of each stream, without replaying the history.
@@ -1050,9 +1160,20 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def predict(self, X):
-        """Predicted values of the sequences in X, shape (N,) or (N, n_outputs)."""
-        raw = self._forward(X)
-        return raw.ravel() if self._y_1d else raw
+        """Predicted values of the sequences in X, shape (N,) or (N, n_outputs); with return_sequences, of every
+        step: (N, T[, n_outputs]) for an array X, a list of (T_i[, n_outputs]) arrays for a list."""
+        def shaped(raw):
+            return raw.ravel() if self._y_1d else raw
+
+        if self._per_step_outputs:
+            return self._per_step(X, shaped)
+        return shaped(self._forward(X))
+
+    def score(self, X, y, sample_weight=None):
+        """R^2; with return_sequences, over every step of every sequence."""
+        if self._per_step_outputs:
+            return self._steps_score(X, y, sample_weight, r2_score)
+        return super().score(X, y, sample_weight)
 
     def predict_step(self, X_t, state=None):
         """Predicted values after one more time step of each stream, without replaying the history.

@@ -504,10 +504,10 @@ def test_warm_start_and_partial_fit_refuse_another_architecture(change):
     clf.set_params(warm_start=False).fit(X, y)
 
 
-def test_return_sequences_not_available():
-    X, y = _easy(6)
+def test_return_sequences_needs_a_target_per_step():
+    X, y = _easy(6)  # one label per sequence
     for Estimator in (RNNClassifier, RNNRegressor):
-        with pytest.raises(NotImplementedError, match="return_sequences=True"):
+        with pytest.raises(ValueError, match="return_sequences=True, y must hold one target per time step"):
             Estimator(return_sequences=True, **TINY).fit(X, y)
 
 
@@ -1250,7 +1250,7 @@ def test_second_warm_fit_restores_its_own_best_epoch(monkeypatch):
 def test_zero_weight_training_split_raises(monkeypatch):
     # Every positive weight in the validation split leaves nothing to train on.
     X, y = _easy(20)
-    monkeypatch.setattr(BaseRNN, "_split_validation", lambda self, n, Y: (np.arange(16), np.arange(16, 20)))
+    monkeypatch.setattr(BaseRNN, "_split_validation", lambda self, n, Y, stratified: (np.arange(16), np.arange(16, 20)))
     with pytest.raises(ValueError, match="All sequences used for training have zero sample_weight"):
         RNNClassifier(max_iter=2, early_stopping=True).fit(X, y, sample_weight=np.r_[np.zeros(16), np.ones(4)])
 

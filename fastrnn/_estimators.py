@@ -999,12 +999,14 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     def predict_proba(self, X):
         """Class probabilities of the sequences in X, shape (N, n_classes), columns ordered as classes_; with
         return_sequences, of every step: (N, T, n_classes), or a list of (T_i, n_classes) arrays."""
-        def proba(raw):
-            return np.hstack([1 - raw, raw]) if raw.shape[1] == 1 else raw
-
         if self._per_step_outputs:
-            return self._per_step(X, proba)
-        return proba(self._forward(X))
+            return self._per_step(X, self._proba)
+        return self._proba(self._forward(X))
+
+    @staticmethod
+    def _proba(raw):
+        """Network outputs -> probabilities of every class (a binary model has one logistic output)."""
+        return np.hstack([1 - raw, raw]) if raw.shape[1] == 1 else raw
 
     def predict_log_proba(self, X):
         """Log of predict_proba."""
@@ -1072,7 +1074,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         ``state.put(idx, sub_state)``).
         """
         raw, state = self._stream_forward(X_t, state)
-        return (np.hstack([1 - raw, raw]) if raw.shape[1] == 1 else raw), state
+        return self._proba(raw), state
 
     def _set_imported_targets(self, classes):
         self._label_encoder = LabelEncoder().fit(classes)
@@ -1162,12 +1164,13 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     def predict(self, X):
         """Predicted values of the sequences in X, shape (N,) or (N, n_outputs); with return_sequences, of every
         step: (N, T[, n_outputs]) for an array X, a list of (T_i[, n_outputs]) arrays for a list."""
-        def shaped(raw):
-            return raw.ravel() if self._y_1d else raw
-
         if self._per_step_outputs:
-            return self._per_step(X, shaped)
-        return shaped(self._forward(X))
+            return self._per_step(X, self._shaped)
+        return self._shaped(self._forward(X))
+
+    def _shaped(self, raw):
+        """Network outputs -> predictions shaped like the training targets (1-D y gives 1-D predictions)."""
+        return raw.ravel() if self._y_1d else raw
 
     def score(self, X, y, sample_weight=None):
         """R^2; with return_sequences, over every step of every sequence."""
@@ -1201,11 +1204,10 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         ``state.put(idx, sub_state)``).
         """
         raw, state = self._stream_forward(X_t, state)
-        return (raw.ravel() if self._y_1d else raw), state
+        return self._shaped(raw), state
 
     def _set_imported_targets(self, classes):
         self._y_1d = self.n_outputs_ == 1
-
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

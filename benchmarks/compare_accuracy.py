@@ -50,10 +50,8 @@ from ucr_synthetic import load  # noqa: E402
 
 import fastrnn  # noqa: E402
 
-try:
-    import torch
-except ImportError:  # fastrnn is still reported
-    torch = None
+# Imported by main(), not here: asv imports every module of benchmarks/, and torch would inflate its peakmem.
+torch = None
 
 HIDDEN = 64
 MAX_EPOCHS = 200     # fastrnn's max_iter default
@@ -74,26 +72,31 @@ def fit_fastrnn(X_train, y_train, X_test, y_test, seed, overrides):
                 final_loss=float(clf.loss_))
 
 
-class TorchLSTMClassifier(torch.nn.Module if torch is not None else object):
-    def __init__(self, n_classes, hidden=HIDDEN, init="careful"):
-        super().__init__()
-        self.lstm = torch.nn.LSTM(1, hidden, batch_first=True)
-        self.head = torch.nn.Linear(hidden, n_classes)
-        if init == "careful":
-            H = hidden
-            with torch.no_grad():
-                torch.nn.init.xavier_uniform_(self.lstm.weight_ih_l0)
-                for g in range(4):
-                    torch.nn.init.orthogonal_(self.lstm.weight_hh_l0[g * H:(g + 1) * H])
-                self.lstm.bias_ih_l0.zero_()
-                self.lstm.bias_hh_l0.zero_()
-                self.lstm.bias_ih_l0[H:2 * H] = 1.0     # PyTorch's gate order is i, f, g, o
-        elif init != "default":
-            raise ValueError(f"init must be 'careful' or 'default', got {init!r}")
+def torch_lstm_classifier(n_classes, hidden=HIDDEN, init="careful"):
+    """nn.LSTM(1, hidden) and a Linear head on the last hidden state, initialised with care (or as PyTorch)."""
 
-    def forward(self, x):
-        _, (h_n, _) = self.lstm(x)
-        return self.head(h_n[-1])
+    class TorchLSTMClassifier(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(1, hidden, batch_first=True)
+            self.head = torch.nn.Linear(hidden, n_classes)
+            if init == "careful":
+                H = hidden
+                with torch.no_grad():
+                    torch.nn.init.xavier_uniform_(self.lstm.weight_ih_l0)
+                    for g in range(4):
+                        torch.nn.init.orthogonal_(self.lstm.weight_hh_l0[g * H:(g + 1) * H])
+                    self.lstm.bias_ih_l0.zero_()
+                    self.lstm.bias_hh_l0.zero_()
+                    self.lstm.bias_ih_l0[H:2 * H] = 1.0     # PyTorch's gate order is i, f, g, o
+            elif init != "default":
+                raise ValueError(f"init must be 'careful' or 'default', got {init!r}")
+
+        def forward(self, x):
+            _, (h_n, _) = self.lstm(x)
+            return self.head(h_n[-1])
+
+    return TorchLSTMClassifier()
 
 
 def fit_torch(X_train, y_train, X_test, y_test, seed, init="careful", batch_size=32, lr=1e-3, clip=5.0):
@@ -102,7 +105,7 @@ def fit_torch(X_train, y_train, X_test, y_test, seed, init="careful", batch_size
     classes, y_enc = np.unique(y_train, return_inverse=True)
     X = torch.tensor(X_train, dtype=torch.float32).unsqueeze(-1)
     Y = torch.tensor(y_enc, dtype=torch.long)
-    model = TorchLSTMClassifier(len(classes), init=init)
+    model = torch_lstm_classifier(len(classes), init=init)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss()
     n = len(X)
@@ -163,6 +166,11 @@ def main(argv=None):
     datasets = args.datasets or (["CBF", "SyntheticControl"] if args.quick
                                  else ["CBF", "SyntheticControl", "TwoPatterns"])
     overrides = parse_overrides(args.set)
+    global torch
+    try:
+        import torch
+    except ImportError:  # fastrnn is still reported
+        torch = None
     use_torch = torch is not None and not args.no_torch
     if torch is None:
         print("PyTorch is not installed: reporting fastrnn only (pip install torch==2.13.0 for the comparison).")

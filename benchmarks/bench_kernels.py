@@ -1,0 +1,90 @@
+"""The compiled kernels through fastrnn._cells: inference, one training step, and streaming steps.
+
+Every DESIGN shape (see common.SHAPES) for each cell and dtype, at 1 and 2 BLAS threads (threadpoolctl). The
+"large" shape takes seconds per call (an LSTM in float32 on one core of the 2-core development VM: about 1 s
+forward, 3 s forward + backward), so a full run is long; to time a subset set ``FASTRNN_BENCH_SHAPES`` and/or
+``FASTRNN_BENCH_THREADS`` (comma-separated), which makes the other combinations skip (asv reports them as
+skipped, n/a) without changing the parameter grid, so results stay comparable across commits.
+"""
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from fastrnn import _cells
+
+from .common import (
+    CELLS,
+    DTYPES,
+    SHAPES,
+    STEP_SHAPE,
+    Benchmark,
+    env_list,
+    fastrnn_forward,
+    fastrnn_train_step,
+    kernel_case,
+    make_layers,
+)
+
+THREADS = (1, 2)
+
+
+class _Threads:
+    """Limit fastrnn's BLAS (scipy's OpenBLAS, reached through scipy.linalg.cython_blas) to the benchmark's
+    thread count between setup and teardown."""
+
+    def _limit(self, threads):
+        if str(threads) not in env_list("FASTRNN_BENCH_THREADS", map(str, THREADS)):
+            raise NotImplementedError(f"threads={threads} not in FASTRNN_BENCH_THREADS")
+        self._limits = threadpool_limits(limits=threads, user_api="blas")
+
+    def teardown(self, *params):
+        limits = getattr(self, "_limits", None)
+        if limits is not None:
+            limits.restore_original_limits()
+            self._limits = None
+
+
+class KernelSuite(_Threads, Benchmark):
+    """One stack of recurrent layers over an equal-length packed batch ``(T * B, F)``, ``batch_sizes = [B] * T``.
+
+    ``time_forward``: inference (no stash). ``time_forward_backward``: forward in training mode, then backward of
+    the sum of the top layer's outputs, with the gradients of every weight and of the input.
+    """
+
+    param_names = ["shape", "cell", "dtype", "threads"]
+    params = (list(SHAPES), list(CELLS), list(DTYPES), list(THREADS))
+
+    def setup(self, shape, cell, dtype, threads):
+        if shape not in env_list("FASTRNN_BENCH_SHAPES", SHAPES):
+            raise NotImplementedError(f"shape {shape!r} not in FASTRNN_BENCH_SHAPES")
+        self._limit(threads)
+        self.X, self.batch_sizes, self.layers = kernel_case(shape, cell, dtype)
+
+    def time_forward(self, shape, cell, dtype, threads):
+        fastrnn_forward(cell, self.X, self.batch_sizes, self.layers)
+
+    def time_forward_backward(self, shape, cell, dtype, threads):
+        fastrnn_train_step(cell, self.X, self.batch_sizes, self.layers)
+
+
+class StepSuite(_Threads, Benchmark):
+    """Streaming: 100 consecutive one-step calls (T = 1, one sequence, F = 8, H = 64) of ``fastrnn._cells.forward``,
+    carrying the state, the way a caller feeding one new observation at a time would; the time is for all 100
+    (a single call is a few microseconds, too short to time on its own)."""
+
+    param_names = ["cell", "dtype", "threads"]
+    params = (list(CELLS), list(DTYPES), [1])
+    n_steps = 100
+
+    def setup(self, cell, dtype, threads):
+        self._limit(threads)
+        T, B, F, H, _ = STEP_SHAPE
+        self.weights = make_layers(cell, F, H, 1, dtype)[0]
+        self.xs = np.random.default_rng(0).standard_normal((self.n_steps, 1, F)).astype(dtype)
+        self.batch_sizes = np.ones(1, dtype=np.intp)
+        self.h0 = np.zeros((1, H), dtype=dtype)
+        self.c0 = self.h0.copy() if cell == "lstm" else None
+
+    def time_100_steps(self, cell, dtype, threads):
+        h, c = self.h0, self.c0
+        for x in self.xs:
+            _, h, c, _ = _cells.forward(cell, x, self.batch_sizes, self.weights, h, c)

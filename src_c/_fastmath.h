@@ -17,6 +17,7 @@
 #ifndef FASTRNN_FASTMATH_H
 #define FASTRNN_FASTMATH_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -66,12 +67,12 @@ FR_INLINE double fr_sigmoid(double x) {
 }
 
 FR_INLINE double fr_tanh(double x) {
-    double s, m, ax = x < 0 ? -x : x;
-    /* tanh(20) rounds to 1 in double, and the reduction stays exact far beyond. */
-    fr_expm1_parts(ax > 20.0 ? -40.0 : -2.0 * ax, &s, &m);
+    double s, m;
+    /* tanh(20) rounds to 1 in double. fabs and copysign, not comparisons, so that the loop stays branch-free
+     * (and tanh(-0) is -0). */
+    fr_expm1_parts(fr_clamp(-2.0 * fabs(x), -40.0, 0.0), &s, &m);
     double em1 = s * m + (s - 1.0);
-    double t = -em1 / (em1 + 2.0);
-    return x < 0 ? -t : t;
+    return copysign(-em1 / (em1 + 2.0), x);
 }
 
 /* ---- float ---- */
@@ -112,12 +113,11 @@ FR_INLINE float fr_sigmoidf(float x) {
 }
 
 FR_INLINE float fr_tanhf(float x) {
-    float s, m, ax = x < 0 ? -x : x;
+    float s, m;
     /* tanh(10) rounds to 1 in float. */
-    fr_expm1_parts_f(ax > 10.0f ? -20.0f : -2.0f * ax, &s, &m);
+    fr_expm1_parts_f(fr_clampf(-2.0f * fabsf(x), -20.0f, 0.0f), &s, &m);
     float em1 = s * m + (s - 1.0f);
-    float t = -em1 / (em1 + 2.0f);
-    return x < 0 ? -t : t;
+    return copysignf(-em1 / (em1 + 2.0f), x);
 }
 
 #endif

@@ -144,3 +144,16 @@ def test_early_stopping_over_steps():
     clf = tagger(early_stopping=True, max_iter=30).fit(X, Y)
     assert len(clf.validation_scores_) == clf.n_iter_
     assert clf.best_validation_score_ == max(clf.validation_scores_)
+
+
+def test_per_step_sample_weight_as_an_array_equals_the_list_form():
+    rng = np.random.default_rng(3)
+    X = rng.integers(0, 2, (40, 9, 1)).astype(float)
+    Y = np.cumsum(X[:, :, 0], axis=1) % 2
+    W = rng.uniform(0.5, 2.0, (40, 9))
+    a = tagger(max_iter=3).fit(X, Y, sample_weight=W)
+    b = tagger(max_iter=3).fit(list(X), list(Y), sample_weight=list(W))
+    np.testing.assert_array_equal(a._network.params, b._network.params)
+    assert a.predict(X).shape == (40, 9) and isinstance(b.predict(list(X)), list)
+    with pytest.raises(ValueError, match="one weight per time step"):
+        tagger().fit(X, Y, sample_weight=W[:, :-1])

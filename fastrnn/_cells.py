@@ -159,7 +159,7 @@ def backward(cache, dY, dhn=None, dcn=None, grads=None, need_dX=True):
     X, bs, weights, dtype = cache.X, cache.batch_sizes, cache.weights, cache.X.dtype
     P, F = X.shape
     B, H = int(bs[0]), cache.Y.shape[1]
-    dY = np.ascontiguousarray(_check_matrix("dY", dY, (P, H), dtype))
+    dY = _check_matrix("dY", dY, (P, H), dtype)
     dh = _state("dhn", dhn, B, H, dtype)
     if dcn is not None and cache.cell != "lstm":
         raise ValueError(f"dcn is only for an LSTM, not {cache.cell!r}.")

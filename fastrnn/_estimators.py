@@ -587,9 +587,8 @@ class BaseRNN(BaseEstimator):
 
     def _steps_score(self, X, y, sample_weight, metric):
         """A score over every real step of every sequence (return_sequences)."""
-        seqs = check_sequences(X, data_layout=self.data_layout, estimator=self, n_features=self.n_features_in_)
-        y_flat, w, _ = _flatten_steps(seqs, y, sample_weight)
-        pred = self.predict(X)
+        pred = self.predict(X)  # checks X; its per-sequence outputs have the sequences' lengths
+        y_flat, w, _ = _flatten_steps(pred, y, sample_weight)
         pred_flat = np.concatenate([np.asarray(p) for p in pred])
         return metric(y_flat, pred_flat, sample_weight=w)
 

@@ -166,14 +166,13 @@ class Network:
             return Y, None
         if self.pooling == "last":
             return np.concatenate(finals, axis=1) if self.n_dirs > 1 else finals[0], None
-        seq, step = row_sequence(batch), row_step(batch)
         if self.pooling == "mean":
             order = sequence_order(batch)
             lengths = batch.sorted_lengths
             starts = np.cumsum(lengths) - lengths
             return np.add.reduceat(Y[order], starts, axis=0) / lengths[:, None].astype(self.dtype), None
         padded = np.full((batch.n_sequences, batch.max_length, Y.shape[1]), -np.inf, dtype=self.dtype)
-        padded[seq, step] = Y
+        padded[row_sequence(batch), row_step(batch)] = Y
         arg = padded.argmax(axis=1)
         return np.take_along_axis(padded, arg[:, None, :], axis=1)[:, 0], arg
 

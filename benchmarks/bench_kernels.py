@@ -1,4 +1,4 @@
-"""The compiled kernels through fastrnn._cells: inference, one training step, and streaming steps.
+"""The compiled kernels: inference and one training step through fastrnn._cells, and the streaming step.
 
 Every DESIGN shape (see common.SHAPES) for each cell and dtype, at 1 and 2 BLAS threads (threadpoolctl). The
 "large" shape takes seconds per call (an LSTM in float32 on one core of the 2-core development VM: about 1 s
@@ -9,7 +9,10 @@ skipped, n/a) without changing the parameter grid, so results stay comparable ac
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from fastrnn import _cells
+try:
+    from fastrnn._stream import Stepper
+except ImportError:  # a version from before the compiled streaming step: StepSuite skips
+    Stepper = None
 
 from .common import (
     CELLS,
@@ -67,9 +70,10 @@ class KernelSuite(_Threads, Benchmark):
 
 
 class StepSuite(_Threads, Benchmark):
-    """Streaming: 100 consecutive one-step calls (T = 1, one sequence, F = 8, H = 64) of ``fastrnn._cells.forward``,
-    carrying the state, the way a caller feeding one new observation at a time would; the time is for all 100
-    (a single call is a few microseconds, too short to time on its own)."""
+    """Streaming: 100 consecutive steps of one sequence (F = 8, H = 64) through the compiled streaming step
+    (``fastrnn._stream.Stepper``, one layer, no head: what ``predict_step`` runs), carrying the state, the way a
+    caller feeding one new observation at a time would; the time is for all 100 (a single call is a few
+    microseconds, too short to time on its own)."""
 
     param_names = ["cell", "dtype", "threads"]
     params = (list(CELLS), list(DTYPES), [1])
@@ -80,11 +84,13 @@ class StepSuite(_Threads, Benchmark):
         T, B, F, H, _ = STEP_SHAPE
         self.weights = make_layers(cell, F, H, 1, dtype)[0]
         self.xs = np.random.default_rng(0).standard_normal((self.n_steps, 1, F)).astype(dtype)
-        self.batch_sizes = np.ones(1, dtype=np.intp)
-        self.h0 = np.zeros((1, H), dtype=dtype)
-        self.c0 = self.h0.copy() if cell == "lstm" else None
+        if Stepper is None:
+            raise NotImplementedError("fastrnn._stream.Stepper does not exist in this version")
+        self.stepper = Stepper(cell, "tanh", [self.weights], [])
+        self.h0 = (np.zeros((1, H), dtype=dtype),)
+        self.c0 = (np.zeros((1, H), dtype=dtype),) if cell == "lstm" else None
 
     def time_100_steps(self, cell, dtype, threads):
         h, c = self.h0, self.c0
         for x in self.xs:
-            _, h, c, _ = _cells.forward(cell, x, self.batch_sizes, self.weights, h, c)
+            _, h, c = self.stepper.step(x, h, c)

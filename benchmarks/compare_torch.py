@@ -17,8 +17,9 @@ What is timed (both sides do the same work on the same numbers):
   gradients of every weight and of the input: ``fastrnn._cells.forward(training=True)`` and
   ``fastrnn._cells.backward(need_dX=True)``, against torch autograd (``requires_grad`` on the parameters and the
   input, gradients reset to None before each step).
-- step: one streaming step of one sequence (F = 8, H = 64), state carried from call to call:
-  ``fastrnn._cells.forward`` with T = 1 against ``nn.LSTMCell/GRUCell/RNNCell`` under ``no_grad`` (shape "step");
+- step: one streaming step of one sequence (F = 8, H = 64), state carried from call to call: the compiled
+  streaming step (``fastrnn._stream.Stepper``, one layer and no head, what ``predict_step`` runs after its
+  checks) against ``nn.LSTMCell/GRUCell/RNNCell`` under ``no_grad`` (shape "step");
   and, when the estimators have it, ``RNNRegressor.predict_step`` (one layer of 64 and a linear head) against the
   torch cell followed by ``nn.Linear(64, 1)`` (shape "predict_step").
 Both sides get the same weights (PyTorch's default initialisation) and the same input; before timing, the outputs
@@ -58,7 +59,7 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from fastrnn import _cells
+from fastrnn._stream import Stepper
 
 try:  # imported as benchmarks.compare_torch (asv discovery)
     from .common import CELLS, DTYPES, GATES, SHAPES, STEP_SHAPE, fastrnn_forward, fastrnn_train_step, gemm_flops
@@ -222,16 +223,18 @@ def _torch_stepper(torch, tcell, cell, H, dtype, head=None):
 
 
 def step_case(torch, cell, dtype):
-    """One streaming step of the kernel (T = 1) against torch's cell, both carrying their state."""
+    """One streaming step of one layer (the compiled step under predict_step) against torch's cell, both carrying
+    their state."""
     _, B, F, H, _ = STEP_SHAPE
     weights = make_layers(cell, F, H, 1, dtype)[0]
     x_np = np.random.default_rng(1).standard_normal((B, F)).astype(dtype)
-    batch_sizes = np.ones(1, dtype=np.intp)
-    state = [np.zeros((B, H), dtype=dtype), np.zeros((B, H), dtype=dtype) if cell == "lstm" else None]
+    stepper = Stepper(cell, "tanh", [weights], [])
+    zeros = (np.zeros((B, H), dtype=dtype),)
+    state = [zeros, zeros if cell == "lstm" else None]
 
     def fast():
-        _, state[0], state[1], _ = _cells.forward(cell, x_np, batch_sizes, weights, state[0], state[1])
-        return state[0]
+        out, state[0], state[1] = stepper.step(x_np, state[0], state[1])
+        return out
 
     torch_step = _torch_stepper(torch, _torch_cell(torch, cell, weights, dtype), cell, H, dtype)
     x = torch.from_numpy(x_np)

@@ -19,7 +19,6 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, _num_samples, check_is_fitted, column_or_1d
 
-from . import _cells
 from ._network import Network
 from ._optimizers import AdamOptimizer, SGDOptimizer, clip_grad_norm
 from ._sequences import check_sequences, pack, row_sequence, row_step, unpack
@@ -655,64 +654,52 @@ class BaseRNN(BaseEstimator):
         c = tuple(np.zeros_like(a) for a in h) if net.cell == "lstm" else None
         return StreamState(h, c)
 
+    def _stepper(self):
+        """The fitted network's compiled streaming step, made on first use (after the checks of
+        `_streaming_network`) and kept with the network."""
+        net = self.__dict__.get("_network")
+        if net is None or net.stepper is None:
+            net = self._streaming_network()
+            net.stepper = net.make_stepper()
+        return net.stepper
+
     def _stream_forward(self, X_t, state):
-        """One step: (outputs after the output activation (n, n_outputs), new state). Cheap checks only."""
-        net = self._streaming_network()
-        n_layers = len(net.hidden_sizes)
-        x = X_t if type(X_t) is np.ndarray else np.asarray(X_t)
-        if x.dtype != net.dtype:
+        """One step: (outputs after the output activation (n, n_outputs), new state).
+
+        The common case (a C-contiguous 2-D array of the model's dtype and a StreamState) goes straight to the
+        compiled step, which checks the state and the values itself: a step at H = 64 takes a few
+        microseconds, so every Python-level check shows.
+        """
+        stepper = self._stepper()
+        x = X_t
+        if type(x) is not np.ndarray or x.dtype != stepper.dtype or x.ndim != 2 or not x.flags.c_contiguous:
+            x = self._step_input(x, stepper.dtype)
+        if x.shape[1] != self.n_features_in_:
+            raise ValueError(f"X_t has {x.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input.")
+        if state is None:
+            state = self.init_state(x.shape[0])
+        elif type(state) is not StreamState:
+            raise TypeError(f"state must be the StreamState returned by init_state or predict_step, got "
+                            f"{type(state).__name__}.")
+        out, h, c = stepper.step(x, state.h, state.c)
+        return out, StreamState(h, c)
+
+    def _step_input(self, X_t, dtype):
+        """X_t as a C-contiguous (n_samples, n_features) array of the model's dtype, or a clear error."""
+        x = np.asarray(X_t)
+        if x.dtype != dtype:
             if x.dtype.kind not in "biuf":
                 raise TypeError(f"X_t must hold real numbers, got dtype {x.dtype}.")
-            x = x.astype(net.dtype)
-        F = self.n_features_in_
-        if x.ndim == 1 and F == 1:
+            x = x.astype(dtype)
+        if x.ndim == 1 and self.n_features_in_ == 1:
             x = x[:, None]  # (n_samples,) univariate streams
         if x.ndim != 2:
             raise ValueError(
                 f"X_t must be one time step of every stream, shape (n_samples, n_features) (or (n_samples,) for "
                 f"univariate data), got shape {x.shape}."
             )
-        if x.shape[1] != F:
-            raise ValueError(f"X_t has {x.shape[1]} features, but {type(self).__name__} is expecting {F} features "
-                             "as input.")
-        if state is None:
-            state = self.init_state(x.shape[0])
-        elif type(state) is not StreamState:
-            raise TypeError(f"state must be the StreamState returned by init_state or predict_step, got "
-                            f"{type(state).__name__}.")
-        hs, cs = state.h, state.c
-        lstm = net.cell == "lstm"
-        if len(hs) != n_layers or (cs is None) == lstm or (lstm and len(cs) != n_layers):
-            raise ValueError(f"state does not belong to this model ({n_layers} {net.cell} layers); make it with "
-                             "this estimator's init_state.")
-        n = hs[0].shape[0]
-        if x.shape[0] != n:
-            raise ValueError(f"X_t has {x.shape[0]} rows, but state holds {n} streams; they must match (use "
-                             "state.take(indices) to step a subset of the streams).")
-        for layer, H in enumerate(net.hidden_sizes):
-            for a in (hs[layer], cs[layer]) if lstm else (hs[layer],):
-                if type(a) is not np.ndarray or a.shape != (n, H) or a.dtype != net.dtype:
-                    raise ValueError(
-                        f"state of layer {layer} must be {net.dtype} arrays of shape ({n}, {H}), got "
-                        f"{getattr(a, 'dtype', type(a).__name__)} {getattr(a, 'shape', '')}; make it with this "
-                        "estimator's init_state."
-                    )
-        if not np.isfinite(x).all():
-            raise ValueError("X_t contains NaN or infinity.")
-        batch_sizes = np.full(1, n, dtype=np.intp)
-        views = net.views
-        new_h, new_c = [], []
-        for layer, dirs in enumerate(net.layers):
-            weights = (views[dirs[0][0]], views[dirs[0][1]], views[dirs[0][2]], views[dirs[0][3]])
-            # _cells.forward copies h0 and c0 before the kernel writes the final states: the caller's state
-            # is never modified.
-            _, h, c, _ = _cells.forward(net.cell, x, batch_sizes, weights, hs[layer], cs[layer] if lstm else None,
-                                        activation=net.activation)
-            new_h.append(h)
-            new_c.append(c)
-            x = h  # one step: the layer's output is its new hidden state
-        out = net.activate(net._dense_forward(x)[-1])
-        return out, StreamState(new_h, new_c if lstm else None)
+        return np.ascontiguousarray(x)
 
     # ---- persistence: the pickled state holds numpy arrays and built-ins only ----
 

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.special import expit, log_softmax, softmax
 
 from . import _cells
+from ._stream import Stepper
 from ._sequences import row_sequence, row_step, sequence_order
 
 OUT_ACTIVATIONS = ("identity", "logistic", "softmax")
@@ -88,6 +89,7 @@ class Network:
             self.dense.append((f"coef_{i}", f"intercept_{i}"))
             F = width
 
+        self.stepper = None  # the compiled streaming step, made by make_stepper when first needed
         sizes = [int(np.prod(s)) for _, s in shapes]
         self.params = np.zeros(sum(sizes), dtype=self.dtype) if params is None else params
         self.grad = np.zeros_like(self.params)
@@ -104,6 +106,13 @@ class Network:
     def step_shapes(self):
         """(gates, H) of every recurrent layer: a step's recurrent product is (rows, H) @ (H, gates * H)."""
         return [(_cells.GATES[self.cell], h) for h in self.hidden_sizes]
+
+    def make_stepper(self):
+        """The compiled streaming step (one step of every layer and the head, fastrnn._stream.Stepper), for a
+        unidirectional network; it reads the weights through the views, so in-place updates reach it."""
+        layers = [tuple(self.views[name] for name in dirs[0]) for dirs in self.layers]
+        dense = [(self.views[coef], self.views[intercept]) for coef, intercept in self.dense]
+        return Stepper(self.cell, self.activation, layers, dense, self.out_activation)
 
     def __getstate__(self):
         # Views pickle as independent copies, so only the configuration and the flat vector are kept.

@@ -217,3 +217,134 @@ def test_streaming_errors():
         reg.predict_step(x, wrong_dtype)
     with pytest.raises(ValueError, match="same model"):
         state.put([0], other.init_state(1))
+
+
+# ---- the compiled step itself (fastrnn._stream.Stepper) against the NumPy oracle ----
+
+
+def oracle_step(cell, activation, layers, dense, out_activation, x, h, c):
+    """One step through tests/reference.py's sequence oracle (T = 1) and a NumPy head."""
+    import reference as ref
+
+    forward = getattr(ref, f"{cell}_forward")
+    batch_sizes = np.array([x.shape[0]])
+    new_h, new_c, z = [], [], x.astype(np.float64)
+    for layer, w in enumerate(layers):
+        w64 = [a.astype(np.float64) for a in w]
+        states = (h[layer].astype(np.float64),) + ((c[layer].astype(np.float64),) if cell == "lstm" else ())
+        result = forward(z, batch_sizes, *w64, *states, activation=activation)
+        new_h.append(result[1])
+        if cell == "lstm":
+            new_c.append(result[2])
+        z = result[1]
+    for i, (coef, intercept) in enumerate(dense):
+        z = z @ coef.astype(np.float64) + intercept
+        if i < len(dense) - 1:
+            z = np.maximum(z, 0)
+    if dense and out_activation == "logistic":
+        z = 1 / (1 + np.exp(-z))
+    elif dense and out_activation == "softmax":
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        z = e / e.sum(axis=1, keepdims=True)
+    return z, new_h, new_c
+
+
+def random_stepper_case(cell, dtype, n, F, sizes, dense_sizes, rng):
+    import reference as ref
+
+    layers, width = [], F
+    for H in sizes:
+        p = ref.random_params(cell, width, H, rng, dtype)
+        layers.append((p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"]))
+        width = H
+    dense = []
+    for fan_out in dense_sizes:
+        dense.append((rng.standard_normal((width, fan_out)).astype(dtype), rng.standard_normal(fan_out).astype(dtype)))
+        width = fan_out
+    x = rng.standard_normal((n, F)).astype(dtype)
+    h = tuple(rng.standard_normal((n, H)).astype(dtype) for H in sizes)
+    c = tuple(rng.standard_normal((n, H)).astype(dtype) for H in sizes) if cell == "lstm" else None
+    return layers, dense, x, h, c
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cell, activation", CELLS)
+@pytest.mark.parametrize("n, F, sizes, dense_sizes, out_activation", [
+    (1, 1, (1,), (), "identity"),            # the smallest: one stream, one feature, one unit, no head
+    (1, 8, (64,), (1,), "identity"),         # the benchmarked step
+    (3, 5, (7, 4), (3, 2), "softmax"),       # odd sizes, two layers, a hidden dense layer
+    (2, 3, (9,), (1,), "logistic"),
+    (5, 2, (3, 6, 5), (4,), "softmax"),
+])
+def test_stepper_matches_oracle(cell, activation, dtype, n, F, sizes, dense_sizes, out_activation):
+    from fastrnn._stream import Stepper
+
+    rng = np.random.default_rng(hash((cell, activation, n, F, sizes)) % 2**32)
+    layers, dense, x, h, c = random_stepper_case(cell, dtype, n, F, sizes, dense_sizes, rng)
+    copies = [a.copy() for a in h + (c or ())]
+    out, new_h, new_c = Stepper(cell, activation, layers, dense, out_activation).step(x, h, c)
+    want, want_h, want_c = oracle_step(cell, activation, layers, dense, out_activation, x, h, c)
+    rtol = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-5)
+    assert out.dtype == dtype and out.shape == want.shape
+    assert_allclose(out, want, **rtol)
+    for got, ref_ in zip(new_h + (new_c or ()), want_h + want_c):
+        assert got.dtype == dtype
+        assert_allclose(got, ref_, **rtol)
+    assert (new_c is None) == (cell != "lstm")
+    for before, after in zip(copies, h + (c or ())):
+        assert_array_equal(before, after)  # the state given is never written
+
+
+def test_stepper_reads_the_weights_live():
+    """The step reads the weights where the model keeps them: an in-place update is seen by the next step."""
+    from fastrnn._stream import Stepper
+
+    rng = np.random.default_rng(3)
+    layers, dense, x, h, c = random_stepper_case("gru", np.float64, 2, 3, (4,), (2,), rng)
+    stepper = Stepper("gru", "tanh", layers, dense, "identity")
+    before = stepper.step(x, h, c)[0]
+    dense[0][1][:] += 1.0
+    layers[0][3][:] = 0.0
+    assert_allclose(stepper.step(x, h, c)[0], oracle_step("gru", "tanh", layers, dense, "identity", x, h, c)[0],
+                    rtol=1e-12)
+    assert not np.allclose(stepper.step(x, h, c)[0], before)
+
+
+def test_stepper_errors():
+    from fastrnn._stream import Stepper
+
+    rng = np.random.default_rng(4)
+    layers, dense, x, h, c = random_stepper_case("lstm", np.float64, 2, 3, (4,), (1,), rng)
+    with pytest.raises(ValueError, match="unknown cell"):
+        Stepper("lstn", "tanh", layers, dense)
+    with pytest.raises(ValueError, match="at least one recurrent layer"):
+        Stepper("lstm", "tanh", [], dense)
+    with pytest.raises(ValueError, match=r"weight_hh_l0 must be a C-contiguous float64 array of shape \(16, 4\)"):
+        Stepper("lstm", "tanh", [(layers[0][0], layers[0][1][:, :3], *layers[0][2:])], dense)
+    with pytest.raises(ValueError, match="coef_0 must be a C-contiguous float64"):
+        Stepper("lstm", "tanh", layers, [(dense[0][0].astype(np.float32), dense[0][1])])
+    with pytest.raises(ValueError, match="bias_ih_l0 must be a C-contiguous"):
+        Stepper("lstm", "tanh", [(*layers[0][:2], np.ones((2, 8)), layers[0][3])], dense)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        Stepper("lstm", "tanh", [tuple(a.astype(np.int64) for a in layers[0])], [])
+    stepper = Stepper("lstm", "tanh", layers, dense)
+    with pytest.raises(TypeError):
+        stepper.step([[0.0] * 3] * 2, h, c)
+    for bad_x in (x.astype(np.float32), x[:, :2].copy(), np.asfortranarray(np.ones((2, 3))), x[None]):
+        with pytest.raises(ValueError, match="X_t must be a C-contiguous float64 array"):
+            stepper.step(bad_x, h, c)
+    with pytest.raises(ValueError, match="does not belong to this model"):
+        stepper.step(x, h, None)
+    with pytest.raises(ValueError, match="X_t has 1 rows, but state holds 2 streams"):
+        stepper.step(x[:1].copy(), h, c)
+    with pytest.raises(ValueError, match=r"state of layer 0 must be float64 arrays of shape \(2, 4\)"):
+        stepper.step(x, h, (c[0][:, ::2],))
+    with pytest.raises(ValueError, match=r"state of layer 0 must be float64"):
+        stepper.step(x, ([[0.0] * 4] * 2,), c)
+    bad = x.copy()
+    bad[1, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        stepper.step(bad, h, c)
+    layers[0][1][0, 0] = np.nan  # a corrupted model: NaN propagates to the state
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        stepper.step(x, h, c)

@@ -1,0 +1,322 @@
+"""One time step of a stack of unidirectional recurrent layers and a dense head, for n independent streams.
+
+The estimators' predict_step runs here, a whole step of the network in one compiled call: at one row, a step's
+arithmetic (two GEMVs and a few hundred activations per layer at H = 64, about a microsecond) costs less than the
+Python-level calls, argument checks and memoryview set-ups of one call of a sequence kernel would.
+
+Math per recurrent layer l, on its input z (n, F_l) and state h (n, H) (c for the LSTM), the cells' own:
+
+    LSTM:  a = z W_ih^T + h W_hh^T + b_ih + b_hh,                  then lstm_pointwise (lstm.pxd) on every row
+    GRU:   a = z W_ih^T + b_ih + [b_hr, b_hz, 0],  u = h W_hh^T,    then gru_pointwise (gru.pxd) on every row
+    RNN:   h = act(z W_ih^T + h W_hh^T + b_ih + b_hh)
+
+then the head, as the network's: Z = relu(Z coef_i + intercept_i) for the hidden dense layers, and
+out = out_act(Z coef + intercept) with out_act identity, logistic or softmax.
+
+The weights are read where the model keeps them, at every call, so a model updated in place is seen at once;
+the Stepper keeps references to those arrays so that their memory outlives it.
+"""
+cimport numpy as cnp
+from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cython cimport floating
+from libc.math cimport exp
+from libc.string cimport memcpy
+
+from _blas cimport step_gemm
+from _math cimport relu, sigmoid_rows, act_rows, all_finite
+from lstm cimport lstm_pointwise
+from gru cimport gru_pointwise
+
+import numpy as np
+
+cnp.import_array()
+
+cdef enum:
+    LSTM, GRU, RNN
+
+cdef enum:
+    IDENTITY, LOGISTIC, SOFTMAX
+
+CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+OUT_ACTIVATIONS = {"identity": IDENTITY, "logistic": LOGISTIC, "softmax": SOFTMAX}
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+cdef struct Layer:
+    void* w_ih      # (G H, F)
+    void* w_hh      # (G H, H)
+    void* b_ih      # (G H,)
+    void* b_hh      # (G H,)
+    Py_ssize_t F
+    Py_ssize_t H
+
+
+cdef struct Dense:
+    void* coef      # (fan_in, fan_out)
+    void* intercept  # (fan_out,)
+    Py_ssize_t fan_in
+    Py_ssize_t fan_out
+
+
+cdef class Stepper:
+    """A network's streaming step.
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn"}.   activation : {"tanh", "relu"}, the cells' candidate activation.
+    layers : list of (weight_ih (G H_l, F_l), weight_hh (G H_l, H_l), bias_ih (G H_l,), bias_hh (G H_l,)),
+        one per stacked layer, F_l = H_{l-1}; C-contiguous arrays of one dtype, float32 or float64.
+    dense : list of (coef (fan_in, fan_out), intercept (fan_out,)), the head; empty for none (then the output
+        of a step is the top layer's new hidden state).
+    out_activation : {"identity", "logistic", "softmax"}, applied to the head's output.
+    """
+
+    cdef Layer* _layers
+    cdef Dense* _dense
+    cdef Py_ssize_t n_layers, n_dense, n_features, n_outputs, max_width
+    cdef int cell, out_activation, typenum
+    cdef bint use_relu
+    cdef readonly object dtype
+    cdef list _keep
+
+    def __cinit__(self, cell, activation, layers, dense, out_activation="identity"):
+        self._layers = NULL
+        self._dense = NULL
+
+    def __init__(self, cell, activation, layers, dense, out_activation="identity"):
+        if cell not in CELLS or activation not in ("tanh", "relu") or out_activation not in OUT_ACTIVATIONS:
+            raise ValueError(f"unknown cell, activation or out_activation: {cell!r}, {activation!r}, "
+                             f"{out_activation!r}")
+        if not layers:
+            raise ValueError("a Stepper needs at least one recurrent layer")
+        self.cell = CELLS[cell]
+        self.use_relu = activation == "relu"
+        self.out_activation = OUT_ACTIVATIONS[out_activation]
+        self.dtype = np.asarray(layers[0][0]).dtype
+        if self.dtype not in (np.float32, np.float64):
+            raise TypeError(f"the weights must be float32 or float64, got {self.dtype}")
+        self.typenum = cnp.NPY_FLOAT32 if self.dtype == np.float32 else cnp.NPY_FLOAT64
+        self._keep = []
+        self.n_layers, self.n_dense = len(layers), len(dense)
+        self._layers = <Layer*> PyMem_Malloc(self.n_layers * sizeof(Layer))
+        self._dense = <Dense*> PyMem_Malloc(max(self.n_dense, 1) * sizeof(Dense))
+        if self._layers == NULL or self._dense == NULL:
+            raise MemoryError()
+        G = GATES[cell]
+        width = self.n_features = np.shape(layers[0][0])[1]
+        self.max_width = width
+        for l, (w_ih, w_hh, b_ih, b_hh) in enumerate(layers):
+            H = np.shape(w_hh)[0] // G
+            self._layers[l] = Layer(
+                self._data(f"weight_ih_l{l}", w_ih, (G * H, width)), self._data(f"weight_hh_l{l}", w_hh, (G * H, H)),
+                self._data(f"bias_ih_l{l}", b_ih, (G * H,)), self._data(f"bias_hh_l{l}", b_hh, (G * H,)), width, H)
+            width = H
+            self.max_width = max(self.max_width, G * H)
+        for i, (coef, intercept) in enumerate(dense):
+            fan_out = np.shape(coef)[1]
+            self._dense[i] = Dense(self._data(f"coef_{i}", coef, (width, fan_out)),
+                                   self._data(f"intercept_{i}", intercept, (fan_out,)), width, fan_out)
+            width = fan_out
+            self.max_width = max(self.max_width, width)
+        self.n_outputs = width
+
+    cdef void* _data(self, name, a, shape) except NULL:
+        """a's memory, after checking that it is a C-contiguous array of the dtype and shape (kept alive)."""
+        if not isinstance(a, np.ndarray) or a.dtype != self.dtype or a.shape != shape or not a.flags.c_contiguous:
+            raise ValueError(f"{name} must be a C-contiguous {self.dtype} array of shape {shape}, got "
+                             f"{getattr(a, 'dtype', type(a).__name__)} {getattr(a, 'shape', '')}")
+        self._keep.append(a)
+        return cnp.PyArray_DATA(<cnp.ndarray> a)
+
+    def __dealloc__(self):
+        PyMem_Free(self._layers)
+        PyMem_Free(self._dense)
+
+    cdef void _check_state(self, arrays, Py_ssize_t n) except *:
+        """Each layer's state array is a C-contiguous (n, H_l) array of the Stepper's dtype."""
+        cdef cnp.ndarray a
+        for l in range(self.n_layers):
+            obj = arrays[l]
+            if type(obj) is np.ndarray:
+                a = <cnp.ndarray> obj
+                if (cnp.PyArray_TYPE(a) == self.typenum and cnp.PyArray_NDIM(a) == 2 and a.shape[0] == n
+                        and a.shape[1] == self._layers[l].H and cnp.PyArray_IS_C_CONTIGUOUS(a)):
+                    continue
+            raise ValueError(
+                f"state of layer {l} must be {self.dtype} arrays of shape ({n}, {self._layers[l].H}), got "
+                f"{getattr(obj, 'dtype', type(obj).__name__)} {getattr(obj, 'shape', '')}; make it with this "
+                "estimator's init_state."
+            )
+
+    def step(self, cnp.ndarray x, tuple h, c):
+        """One step of n streams: returns (out (n, n_outputs), new h (tuple), new c (tuple, or None)).
+
+        x : (n, F) C-contiguous array of the Stepper's dtype, with finite values.
+        h : tuple of (n, H_l) arrays, c : the same for an LSTM, else None: the state before the step, not modified.
+        """
+        cdef Py_ssize_t n, L = self.n_layers, l
+        if (cnp.PyArray_TYPE(x) != self.typenum or cnp.PyArray_NDIM(x) != 2 or x.shape[1] != self.n_features
+                or not cnp.PyArray_IS_C_CONTIGUOUS(x)):
+            raise ValueError(f"X_t must be a C-contiguous {self.dtype} array of shape (n_samples, "
+                             f"{self.n_features}), got {x.dtype} {(<object> x).shape}")
+        n = x.shape[0]
+        if (c is None) != (self.cell != LSTM) or len(h) != L or (c is not None and len(c) != L):
+            raise ValueError(f"state does not belong to this model ({L} {['lstm', 'gru', 'rnn'][self.cell]} "
+                             "layers); make it with this estimator's init_state.")
+        n_state = h[0].shape[0] if isinstance(h[0], np.ndarray) and h[0].ndim == 2 else None
+        if n_state is not None and n_state != n:
+            raise ValueError(f"X_t has {n} rows, but state holds {n_state} streams; they must match (use "
+                             "state.take(indices) to step a subset of the streams).")
+        self._check_state(h, n)
+        if c is not None:
+            self._check_state(c, n)
+        if not (all_finite(<float*> cnp.PyArray_DATA(x), n * self.n_features) if self.typenum == cnp.NPY_FLOAT32
+                else all_finite(<double*> cnp.PyArray_DATA(x), n * self.n_features)):
+            raise ValueError("X_t contains NaN or infinity.")
+
+        cdef cnp.npy_intp dims[2]
+        dims[0] = n
+        new_h, new_c = [], []
+        # Pointers to every layer's state in, state out, in that order: h then c.
+        cdef void** states = <void**> PyMem_Malloc(4 * L * sizeof(void*))
+        cdef void* scratch = PyMem_Malloc(2 * n * self.max_width * cnp.PyArray_ITEMSIZE(x))
+        if states == NULL or scratch == NULL:
+            PyMem_Free(states)
+            PyMem_Free(scratch)
+            raise MemoryError()
+        cdef bint finite
+        cdef cnp.ndarray out
+        try:
+            for l in range(L):
+                dims[1] = self._layers[l].H
+                new_h.append(cnp.PyArray_EMPTY(2, dims, self.typenum, 0))
+                states[l] = cnp.PyArray_DATA(<cnp.ndarray> h[l])
+                states[L + l] = cnp.PyArray_DATA(<cnp.ndarray> new_h[l])
+                if c is not None:
+                    new_c.append(cnp.PyArray_EMPTY(2, dims, self.typenum, 0))
+                    states[2 * L + l] = cnp.PyArray_DATA(<cnp.ndarray> c[l])
+                    states[3 * L + l] = cnp.PyArray_DATA(<cnp.ndarray> new_c[l])
+            if self.n_dense:
+                dims[1] = self.n_outputs
+                out = cnp.PyArray_EMPTY(2, dims, self.typenum, 0)
+            else:
+                out = new_h[L - 1]
+            if self.typenum == cnp.NPY_FLOAT32:
+                finite = self._step_f(<float*> cnp.PyArray_DATA(x), n, states, <float*> cnp.PyArray_DATA(out),
+                                      <float*> scratch)
+            else:
+                finite = self._step_d(<double*> cnp.PyArray_DATA(x), n, states, <double*> cnp.PyArray_DATA(out),
+                                      <double*> scratch)
+        finally:
+            PyMem_Free(states)
+            PyMem_Free(scratch)
+        if not finite:
+            raise FloatingPointError("non-finite value in the streaming step")
+        return out, tuple(new_h), tuple(new_c) if c is not None else None
+
+    cdef bint _step_f(self, float* x, Py_ssize_t n, void** states, float* out, float* scratch) noexcept:
+        with nogil:
+            return step(x, n, self._layers, self.n_layers, self._dense, self.n_dense, self.cell, self.use_relu,
+                        self.out_activation, states, out, scratch, self.max_width)
+
+    cdef bint _step_d(self, double* x, Py_ssize_t n, void** states, double* out, double* scratch) noexcept:
+        with nogil:
+            return step(x, n, self._layers, self.n_layers, self._dense, self.n_dense, self.cell, self.use_relu,
+                        self.out_activation, states, out, scratch, self.max_width)
+
+
+cdef bint step(const floating* x, Py_ssize_t n, const Layer* layers, Py_ssize_t L, const Dense* dense,
+               Py_ssize_t D, int cell, bint use_relu, int out_activation, void** states, floating* out,
+               floating* scratch, Py_ssize_t width) noexcept nogil:
+    """The step (math in the module docstring); False when a state or the output is not finite.
+
+    states : 4 L pointers, (n, H_l) each: h in, h out, c in, c out of every layer (the c ones unused but for LSTM).
+    out : (n, n_outputs) out, unless D == 0 (the output is then the top layer's h out).
+    scratch : 2 n width values: the gates and, for the GRU, the recurrent product; then the head's two
+        buffers.
+    """
+    cdef:
+        Py_ssize_t l, i, j, k, F, H, G, fi, fo
+        const floating* z = x
+        const floating* w_ih
+        const floating* w_hh
+        const floating* b_ih
+        const floating* b_hh
+        const floating* coef
+        const floating* intercept
+        floating* h0
+        floating* h1
+        floating* c1
+        floating* a = scratch
+        floating* u = scratch + n * width
+        floating* dst
+        floating m, s
+        bint finite = True
+    for l in range(L):
+        F, H = layers[l].F, layers[l].H
+        w_ih, w_hh = <const floating*> layers[l].w_ih, <const floating*> layers[l].w_hh
+        b_ih, b_hh = <const floating*> layers[l].b_ih, <const floating*> layers[l].b_hh
+        h0, h1 = <floating*> states[l], <floating*> states[L + l]
+        if cell == LSTM:
+            G = 4 * H
+            for j in range(n):
+                for k in range(G):
+                    a[j * G + k] = b_ih[k] + b_hh[k]
+            step_gemm(True, n, G, F, z, F, w_ih, F, 1, a, G)
+            step_gemm(True, n, G, H, h0, H, w_hh, H, 1, a, G)
+            c1 = <floating*> states[3 * L + l]
+            memcpy(c1, states[2 * L + l], n * H * sizeof(floating))
+            for j in range(n):
+                lstm_pointwise(a + j * G, c1 + j * H, h1 + j * H, NULL, H, use_relu)
+            finite = finite and all_finite(c1, n * H)
+        elif cell == GRU:
+            G = 3 * H
+            for j in range(n):
+                for k in range(G):
+                    a[j * G + k] = b_ih[k] + (b_hh[k] if k < 2 * H else 0)
+            step_gemm(True, n, G, F, z, F, w_ih, F, 1, a, G)
+            step_gemm(True, n, G, H, h0, H, w_hh, H, 0, u, G)
+            memcpy(h1, h0, n * H * sizeof(floating))
+            for j in range(n):
+                gru_pointwise(a + j * G, u + j * G, b_hh + 2 * H, h1 + j * H, NULL, H, use_relu)
+        else:
+            for j in range(n):
+                for k in range(H):
+                    h1[j * H + k] = b_ih[k] + b_hh[k]
+            step_gemm(True, n, H, F, z, F, w_ih, F, 1, h1, H)
+            step_gemm(True, n, H, H, h0, H, w_hh, H, 1, h1, H)
+            act_rows(h1, n * H, use_relu)
+        finite = finite and all_finite(h1, n * H)
+        z = h1
+
+    for i in range(D):
+        fi, fo = dense[i].fan_in, dense[i].fan_out
+        coef, intercept = <const floating*> dense[i].coef, <const floating*> dense[i].intercept
+        # The hidden layers alternate between the two head buffers; the last writes out.
+        dst = out if i == D - 1 else scratch + (i % 2) * n * width
+        for j in range(n):
+            for k in range(fo):
+                dst[j * fo + k] = intercept[k]
+        step_gemm(False, n, fo, fi, z, fi, coef, fo, 1, dst, fo)
+        if i < D - 1:
+            for k in range(n * fo):
+                dst[k] = relu(dst[k])
+        z = dst
+    if D:
+        fo = dense[D - 1].fan_out
+        if out_activation == LOGISTIC:
+            sigmoid_rows(out, n * fo)
+        elif out_activation == SOFTMAX:
+            for j in range(n):
+                dst = out + j * fo
+                m = dst[0]
+                for k in range(1, fo):
+                    m = dst[k] if dst[k] > m else m
+                s = 0
+                for k in range(fo):
+                    dst[k] = exp(dst[k] - m)
+                    s += dst[k]
+                for k in range(fo):
+                    dst[k] /= s
+        finite = finite and all_finite(out, n * fo)
+    return finite

@@ -24,7 +24,8 @@ from cython cimport floating
 from libc.string cimport memcpy
 
 from _blas cimport gemm, step_gemm
-from _math cimport dsigmoid, dact, sigmoid_rows, act_rows, all_finite
+from _math cimport dsigmoid, dact, all_finite
+from gru cimport gru_pointwise
 
 
 def gru_forward(
@@ -82,7 +83,7 @@ def gru_forward(
             if reverse:
                 off -= b
             step_gemm(True, b, G, H, &h[0, 0], H, &weight_hh[0, 0], H, 0, &ah[0, 0], G)
-            # Pointwise, one sequence's row at a time, as short branch-free loops that vectorise.
+            # Pointwise (gru.pxd), one sequence's row at a time.
             for j in range(b):
                 p = off + j
                 a = &gates[p, 0]
@@ -90,18 +91,7 @@ def gru_forward(
                 hj = &h[j, 0]
                 if training:
                     memcpy(&h_prev[p, 0], hj, H * sizeof(floating))
-                for k in range(2 * H):
-                    a[k] += u[k]
-                sigmoid_rows(a, 2 * H)                 # r, z
-                for k in range(H):
-                    u[2 * H + k] += bias_hh[2 * H + k]   # ah_n
-                if training:
-                    memcpy(&ah_n[p, 0], u + 2 * H, H * sizeof(floating))
-                for k in range(H):
-                    a[2 * H + k] += a[k] * u[2 * H + k]
-                act_rows(a + 2 * H, H, use_relu)       # n
-                for k in range(H):
-                    hj[k] = (1 - a[H + k]) * a[2 * H + k] + a[H + k] * hj[k]
+                gru_pointwise(a, u, &bias_hh[2 * H], hj, &ah_n[p, 0] if training else NULL, H, use_relu)
                 memcpy(&Y[p, 0], hj, H * sizeof(floating))
             if not reverse:
                 off += b

@@ -25,7 +25,8 @@ from cython cimport floating
 from libc.string cimport memcpy
 
 from _blas cimport gemm, step_gemm
-from _math cimport dsigmoid, dact, sigmoid_rows, act_rows, all_finite
+from _math cimport dsigmoid, dact, all_finite
+from lstm cimport lstm_pointwise
 
 
 def lstm_forward(
@@ -83,7 +84,7 @@ def lstm_forward(
             if reverse:
                 off -= b
             step_gemm(True, b, G, H, &h[0, 0], H, &weight_hh[0, 0], H, 1, &gates[off, 0], G)
-            # Pointwise, one sequence's row at a time, as short branch-free loops that vectorise.
+            # Pointwise (lstm.pxd), one sequence's row at a time.
             for j in range(b):
                 p = off + j
                 a = &gates[p, 0]
@@ -92,17 +93,7 @@ def lstm_forward(
                 if training:
                     memcpy(&h_prev[p, 0], &h[j, 0], H * sizeof(floating))
                     memcpy(&c_prev[p, 0], cj, H * sizeof(floating))
-                sigmoid_rows(a, 2 * H)                 # i, f
-                act_rows(a + 2 * H, H, use_relu)       # g
-                sigmoid_rows(a + 3 * H, H)             # o
-                for k in range(H):
-                    cj[k] = a[H + k] * cj[k] + a[k] * a[2 * H + k]
-                memcpy(y, cj, H * sizeof(floating))
-                act_rows(y, H, use_relu)               # act(c_t)
-                if training:
-                    memcpy(&act_c[p, 0], y, H * sizeof(floating))
-                for k in range(H):
-                    y[k] *= a[3 * H + k]
+                lstm_pointwise(a, cj, y, &act_c[p, 0] if training else NULL, H, use_relu)
                 memcpy(&h[j, 0], y, H * sizeof(floating))
             if not reverse:
                 off += b

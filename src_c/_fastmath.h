@@ -18,6 +18,7 @@
 #define FASTRNN_FASTMATH_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -118,6 +119,52 @@ FR_INLINE float fr_tanhf(float x) {
     fr_expm1_parts_f(fr_clampf(-2.0f * fabsf(x), -20.0f, 0.0f), &s, &m);
     float em1 = s * m + (s - 1.0f);
     return copysignf(-em1 / (em1 + 2.0f), x);
+}
+
+
+/* ---- whole rows, in place, for the kernels' pointwise loops ----
+ *
+ * Compiled for baseline x86-64, the loops above vectorise with SSE2 only, 4 floats per divide, and the divides
+ * bound a small LSTM's forward pass. target_clones compiles each row function once more per listed ISA (the
+ * always-inline scalar code is inlined into each clone and vectorised with its registers), and an ifunc resolver
+ * picks the best clone for the CPU when the module loads, so one build still runs on any x86-64. Only where ifunc
+ * exists (glibc on x86-64) and the compiler knows the attribute; elsewhere these are plain functions.
+ *
+ * GCC 12 dispatches on the microarchitecture levels: x86-64-v3 is AVX2 with FMA, x86-64-v4 adds AVX-512. clang
+ * (before 18) and older GCC dispatch "arch=" on the CPU's vendor, not its features, so they get feature names,
+ * whose avx2 clone has no FMA (avx512f implies it). Fused multiply-adds change results by about an ulp, within the
+ * accuracy stated at the top.
+ */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#if defined(__clang__) || __GNUC__ < 12
+#define FR_DISPATCH __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define FR_DISPATCH __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+#endif
+#endif
+#ifndef FR_DISPATCH
+#define FR_DISPATCH
+#endif
+/* A clone is never inlined: calls go through the resolver. inline only spares the modules that do not call one of
+ * these an unused-function warning (clang rejects the unused attribute on clones). */
+#define FR_ROWS static inline FR_DISPATCH void
+
+FR_ROWS fr_sigmoid_rows(double *x, ptrdiff_t n) {
+    for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_sigmoid(x[k]);
+}
+
+FR_ROWS fr_tanh_rows(double *x, ptrdiff_t n) {
+    for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_tanh(x[k]);
+}
+
+FR_ROWS fr_sigmoid_rows_f(float *x, ptrdiff_t n) {
+    for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_sigmoidf(x[k]);
+}
+
+FR_ROWS fr_tanh_rows_f(float *x, ptrdiff_t n) {
+    for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_tanhf(x[k]);
 }
 
 #endif

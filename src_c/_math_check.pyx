@@ -2,7 +2,7 @@
 from cython cimport floating
 import numpy as np
 
-from _math cimport sigmoid, tanh_
+from _math cimport sigmoid, tanh_, sigmoid_rows, act_rows, all_finite
 
 
 def sigmoid_check(const floating[::1] x):
@@ -23,3 +23,22 @@ def tanh_check(const floating[::1] x):
         for i in range(x.shape[0]):
             y[i] = tanh_(x[i])
     return out
+
+
+def sigmoid_rows_check(floating[::1] x):
+    """sigmoid_rows on x in place (the clone for this CPU)."""
+    with nogil:
+        sigmoid_rows(&x[0] if x.shape[0] else NULL, x.shape[0])
+
+
+def act_rows_check(floating[::1] x, bint use_relu):
+    """act_rows on x in place (the clone for this CPU)."""
+    with nogil:
+        act_rows(&x[0] if x.shape[0] else NULL, x.shape[0], use_relu)
+
+
+def all_finite_check(const floating[::1] x):
+    cdef bint finite
+    with nogil:
+        finite = all_finite(&x[0] if x.shape[0] else NULL, x.shape[0])
+    return finite

@@ -48,18 +48,52 @@ cdef inline void axpy(int n, floating alpha, const floating* x, floating* y) noe
         daxpy(&n, &alpha, <double*> x, &one, y, &one)
 
 
+cdef extern from "_gemm.h" nogil:
+    int FR_GEMM_MAX_B
+    float* fr_pack_f(int trans_b, Py_ssize_t k, Py_ssize_t n, const float* B)
+    double* fr_pack_d(int trans_b, Py_ssize_t k, Py_ssize_t n, const double* B)
+    void fr_gemm_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A, Py_ssize_t lda, const float* Bp,
+                   float* C, Py_ssize_t ldc)
+    void fr_gemm_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A, Py_ssize_t lda, const double* Bp,
+                   double* C, Py_ssize_t ldc)
+
+
+cdef inline floating* pack_step(bint trans_b, int k, int n, const floating* B) noexcept nogil:
+    """op(B) (k, n) laid out for step_gemm's own product (_gemm.h), to pass as its `packed` and free() after the
+    loop; NULL where BLAS is the faster (a B too large for the cache) or memory is short (step_gemm then uses
+    BLAS). B is (n, k) when trans_b, else (k, n)."""
+    if <Py_ssize_t> k * n > FR_GEMM_MAX_B:
+        return NULL
+    if floating is float:
+        return fr_pack_f(trans_b, k, n, B)
+    else:
+        return fr_pack_d(trans_b, k, n, B)
+
+
 cdef inline void step_gemm(bint trans_b, int m, int n, int k, const floating* A, int lda,
-                           const floating* B, int ldb, floating beta, floating* C, int ldc) noexcept nogil:
+                           const floating* B, int ldb, floating beta, floating* C, int ldc,
+                           const floating* packed=NULL) noexcept nogil:
     """C (m, n) = A (m, k) @ op(B) + beta * C: the per-step recurrent product of the kernels.
 
     m is the number of live sequences at a step, often 1 (one stream, or the tail of a ragged batch), where
-    BLAS's GEMM pays for packing panels it never reuses; a single row is a GEMV on B instead.
+    BLAS's GEMM pays for packing panels it never reuses; a single row is a GEMV on B instead. Several rows use
+    `packed` (op(B) from pack_step, made once for all the steps) when given, BLAS's GEMM otherwise.
     """
+    cdef Py_ssize_t i, j
     if m == 1:
         # row @ op(B) is op(B)^T @ row: B (n, k) when trans_b, else B (k, n).
         if trans_b:
             gemv(False, n, k, <floating> 1, B, ldb, A, beta, C)
         else:
             gemv(True, k, n, <floating> 1, B, ldb, A, beta, C)
+    elif packed != NULL:
+        if beta != 1:
+            for i in range(m):
+                for j in range(n):
+                    C[i * ldc + j] = 0 if beta == 0 else beta * C[i * ldc + j]
+        if floating is float:
+            fr_gemm_f(m, n, k, A, lda, packed, C, ldc)
+        else:
+            fr_gemm_d(m, n, k, A, lda, packed, C, ldc)
     else:
         gemm(False, trans_b, m, n, k, <floating> 1, A, lda, B, ldb, beta, C, ldc)

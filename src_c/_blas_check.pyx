@@ -5,7 +5,9 @@ arrive as double (a NumPy float32 scalar is not a fused `floating` to Cython's d
 """
 from cython cimport floating
 
-from _blas cimport gemm, gemv, axpy, step_gemm
+from libc.stdlib cimport free
+
+from _blas cimport gemm, gemv, axpy, pack_step, step_gemm
 
 
 def gemm_check(bint trans_a, bint trans_b, double alpha, const floating[:, ::1] A,
@@ -32,8 +34,14 @@ def axpy_check(double alpha, const floating[::1] x, floating[::1] y):
 
 
 def step_gemm_check(bint trans_b, const floating[:, ::1] A, const floating[:, ::1] B, double beta,
-                    floating[:, ::1] C):
-    """C = A @ op(B) + beta * C."""
+                    floating[:, ::1] C, bint packed=False):
+    """C = A @ op(B) + beta * C; with packed, through pack_step's layout (fastrnn's own product) when it applies.
+    Returns whether the own product ran (pack_step gave a layout and C has several rows)."""
     cdef int m = C.shape[0], n = C.shape[1], k = A.shape[1]
+    cdef floating* Bp = NULL
     with nogil:
-        step_gemm(trans_b, m, n, k, &A[0, 0], A.shape[1], &B[0, 0], B.shape[1], <floating> beta, &C[0, 0], n)
+        if packed:
+            Bp = pack_step(trans_b, k, n, &B[0, 0])
+        step_gemm(trans_b, m, n, k, &A[0, 0], A.shape[1], &B[0, 0], B.shape[1], <floating> beta, &C[0, 0], n, Bp)
+        free(Bp)
+    return Bp != NULL and m > 1

@@ -21,9 +21,10 @@ Packed layout and state handling as in lstm.pyx: step t owns rows off : off + b;
 every sequence's state, so it ends as h_n and rows that become live in the reverse direction start from h0.
 """
 from cython cimport floating
+from libc.stdlib cimport free
 from libc.string cimport memcpy
 
-from _blas cimport gemm, step_gemm
+from _blas cimport gemm, pack_step, step_gemm
 from _math cimport dsigmoid, dact, all_finite
 from gru cimport gru_pointwise
 
@@ -68,6 +69,7 @@ def gru_forward(
         floating* a
         floating* u
         floating* hj
+        floating* Wp
         bint finite
     with nogil:
         # The input projection of all steps at once: gates = X @ W_ih^T + b_ih + [b_hr, b_hz, 0].
@@ -76,13 +78,14 @@ def gru_forward(
                 gates[p, k] = bias_ih[k] + (bias_hh[k] if k < 2 * H else 0)
         gemm(False, True, P, G, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 1, &gates[0, 0], G)
 
+        Wp = pack_step(True, H, G, &weight_hh[0, 0])
         off = P if reverse else 0
         for s in range(T):
             t = T - 1 - s if reverse else s
             b = batch_sizes[t]
             if reverse:
                 off -= b
-            step_gemm(True, b, G, H, &h[0, 0], H, &weight_hh[0, 0], H, 0, &ah[0, 0], G)
+            step_gemm(True, b, G, H, &h[0, 0], H, &weight_hh[0, 0], H, 0, &ah[0, 0], G, Wp)
             # Pointwise (gru.pxd), one sequence's row at a time.
             for j in range(b):
                 p = off + j
@@ -95,6 +98,7 @@ def gru_forward(
                 memcpy(&Y[p, 0], hj, H * sizeof(floating))
             if not reverse:
                 off += b
+        free(Wp)
         finite = all_finite(&Y[0, 0], P * H)
     if not finite:
         raise FloatingPointError("non-finite value in the GRU forward pass")
@@ -144,8 +148,10 @@ def gru_backward(
         floating* dax
         floating* dah
         floating* dhj
+        floating* Wp
         bint finite
     with nogil:
+        Wp = pack_step(False, G, H, &weight_hh[0, 0])
         off = 0 if reverse else P
         for s in range(T):
             t = s if reverse else T - 1 - s
@@ -172,9 +178,11 @@ def gru_backward(
                     dah[H + k] = dz_a
                     dah[2 * H + k] = dn_a * r
                     dhj[k] = dh_t * z
-            step_gemm(False, b, H, G, &dgates_hh[off, 0], G, &weight_hh[0, 0], H, 1, &dh[0, 0], H)
+            step_gemm(False, b, H, G, &dgates_hh[off, 0], G, &weight_hh[0, 0], H, 1, &dh[0, 0], H, Wp)
             if reverse:
                 off += b
+
+        free(Wp)
 
         # Weight gradients and dX for all steps at once.
         gemm(True, False, G, F, P, 1, &dgates[0, 0], G, &X[0, 0], F, 1, &dweight_ih[0, 0], F)

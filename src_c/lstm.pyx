@@ -22,9 +22,10 @@ h, c its final state after the loop in the forward direction, and makes rows tha
 direction start from h0, c0 (the caller fills h, c with h0, c0). The backward mirrors this with dh, dc.
 """
 from cython cimport floating
+from libc.stdlib cimport free
 from libc.string cimport memcpy
 
-from _blas cimport gemm, step_gemm
+from _blas cimport gemm, pack_step, step_gemm
 from _math cimport dsigmoid, dact, all_finite
 from lstm cimport lstm_pointwise
 
@@ -69,6 +70,7 @@ def lstm_forward(
         floating* a
         floating* cj
         floating* y
+        floating* Wp
         bint finite
     with nogil:
         # The input projection of all steps at once: gates = X @ W_ih^T + (b_ih + b_hh).
@@ -77,13 +79,14 @@ def lstm_forward(
                 gates[p, k] = bias_ih[k] + bias_hh[k]
         gemm(False, True, P, G, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 1, &gates[0, 0], G)
 
+        Wp = pack_step(True, H, G, &weight_hh[0, 0])
         off = P if reverse else 0
         for s in range(T):
             t = T - 1 - s if reverse else s
             b = batch_sizes[t]
             if reverse:
                 off -= b
-            step_gemm(True, b, G, H, &h[0, 0], H, &weight_hh[0, 0], H, 1, &gates[off, 0], G)
+            step_gemm(True, b, G, H, &h[0, 0], H, &weight_hh[0, 0], H, 1, &gates[off, 0], G, Wp)
             # Pointwise (lstm.pxd), one sequence's row at a time.
             for j in range(b):
                 p = off + j
@@ -97,6 +100,7 @@ def lstm_forward(
                 memcpy(&h[j, 0], y, H * sizeof(floating))
             if not reverse:
                 off += b
+        free(Wp)
         finite = all_finite(&Y[0, 0], P * H) and all_finite(&c[0, 0], c.shape[0] * H)
     if not finite:
         raise FloatingPointError("non-finite value in the LSTM forward pass")
@@ -146,8 +150,10 @@ def lstm_backward(
         floating* da
         floating* dhj
         floating* dcj
+        floating* Wp
         bint finite
     with nogil:
+        Wp = pack_step(False, G, H, &weight_hh[0, 0])
         off = 0 if reverse else P
         for s in range(T):
             t = s if reverse else T - 1 - s
@@ -172,9 +178,11 @@ def lstm_backward(
                     da[2 * H + k] = dc_t * i * dact(g, use_relu)
                     da[3 * H + k] = dh_t * ac * dsigmoid(o)
                     dcj[k] = dc_t * f
-            step_gemm(False, b, H, G, &dgates[off, 0], G, &weight_hh[0, 0], H, 0, &dh[0, 0], H)
+            step_gemm(False, b, H, G, &dgates[off, 0], G, &weight_hh[0, 0], H, 0, &dh[0, 0], H, Wp)
             if reverse:
                 off += b
+
+        free(Wp)
 
         # Weight gradients and dX for all steps at once.
         gemm(True, False, G, F, P, 1, &dgates[0, 0], G, &X[0, 0], F, 1, &dweight_ih[0, 0], F)

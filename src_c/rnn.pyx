@@ -18,9 +18,10 @@ Y holds the pre-activations of a step until its pointwise pass turns them into h
 array, and h_t itself (Y) is the stash for act'.
 """
 from cython cimport floating
+from libc.stdlib cimport free
 from libc.string cimport memcpy
 
-from _blas cimport gemm, step_gemm
+from _blas cimport gemm, pack_step, step_gemm
 from _math cimport dact, act_rows, all_finite
 
 
@@ -55,6 +56,7 @@ def rnn_forward(
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1]
         Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
+        floating* Wp
         bint finite
     with nogil:
         # The input projection of all steps at once: Y = X @ W_ih^T + (b_ih + b_hh).
@@ -63,13 +65,14 @@ def rnn_forward(
                 Y[p, k] = bias_ih[k] + bias_hh[k]
         gemm(False, True, P, H, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 1, &Y[0, 0], H)
 
+        Wp = pack_step(True, H, H, &weight_hh[0, 0])
         off = P if reverse else 0
         for s in range(T):
             t = T - 1 - s if reverse else s
             b = batch_sizes[t]
             if reverse:
                 off -= b
-            step_gemm(True, b, H, H, &h[0, 0], H, &weight_hh[0, 0], H, 1, &Y[off, 0], H)
+            step_gemm(True, b, H, H, &h[0, 0], H, &weight_hh[0, 0], H, 1, &Y[off, 0], H, Wp)
             for j in range(b):
                 p = off + j
                 if training:
@@ -78,6 +81,7 @@ def rnn_forward(
                 memcpy(&h[j, 0], &Y[p, 0], H * sizeof(floating))
             if not reverse:
                 off += b
+        free(Wp)
         finite = all_finite(&Y[0, 0], P * H)
     if not finite:
         raise FloatingPointError("non-finite value in the RNN forward pass")
@@ -117,8 +121,10 @@ def rnn_backward(
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = dh.shape[1]
         Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
         floating v
+        floating* Wp
         bint finite
     with nogil:
+        Wp = pack_step(False, H, H, &weight_hh[0, 0])
         off = 0 if reverse else P
         for s in range(T):
             t = s if reverse else T - 1 - s
@@ -129,9 +135,11 @@ def rnn_backward(
                 p = off + j
                 for k in range(H):
                     dgates[p, k] = (dh[j, k] + dY[p, k]) * dact(Y[p, k], use_relu)
-            step_gemm(False, b, H, H, &dgates[off, 0], H, &weight_hh[0, 0], H, 0, &dh[0, 0], H)
+            step_gemm(False, b, H, H, &dgates[off, 0], H, &weight_hh[0, 0], H, 0, &dh[0, 0], H, Wp)
             if reverse:
                 off += b
+
+        free(Wp)
 
         # Weight gradients and dX for all steps at once.
         gemm(True, False, H, F, P, 1, &dgates[0, 0], H, &X[0, 0], F, 1, &dweight_ih[0, 0], F)

@@ -66,15 +66,33 @@ def test_axpy(dtype, n):
     np.testing.assert_allclose(y, expected, **tol(dtype))
 
 
+# The kernels' own product (_gemm.h) works on register blocks of 4 rows and 32 (float) or 16 (double) columns:
+# shapes on, below and above those edges, and the LSTM's per-step shape.
+PACKED_SHAPES = SHAPES + [(4, 32, 8), (5, 33, 2), (8, 16, 16), (3, 15, 7), (32, 256, 64), (33, 150, 50)]
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("m, n, k", SHAPES)
+@pytest.mark.parametrize("m, n, k", PACKED_SHAPES)
 @pytest.mark.parametrize("trans_b", [False, True])
 @pytest.mark.parametrize("beta", [0.0, 1.0])
-def test_step_gemm(dtype, m, n, k, trans_b, beta):
-    # m == 1 takes the GEMV path; both must agree with NumPy, with and without accumulation.
+@pytest.mark.parametrize("packed", [False, True])
+def test_step_gemm(dtype, m, n, k, trans_b, beta, packed):
+    # m == 1 takes the GEMV path, several rows BLAS's GEMM or (packed) fastrnn's own product; all must agree
+    # with NumPy, with and without accumulation.
     rng = np.random.default_rng(4)
     A, B, C = (rng.standard_normal(s).astype(dtype) for s in [(m, k), (k, n), (m, n)])
-    expected = A @ B + beta * C
+    C[0, 0] = np.nan if beta == 0 else C[0, 0]  # beta = 0 overwrites, NaN included (as BLAS)
+    expected = A @ B + (beta * C if beta else 0)
     out = C.copy()
-    step_gemm_check(trans_b, A, stored(B, trans_b), dtype(beta), out)
+    own = step_gemm_check(trans_b, A, stored(B, trans_b), dtype(beta), out, packed)
+    assert own == (packed and m > 1)
     np.testing.assert_allclose(out, expected, **tol(dtype))
+
+
+def test_step_gemm_leaves_large_products_to_blas():
+    """A B beyond the cache-sized limit is not packed: BLAS's GEMM runs."""
+    rng = np.random.default_rng(5)
+    A, B = rng.standard_normal((4, 300)), rng.standard_normal((300, 300))
+    out = np.zeros((4, 300))
+    assert not step_gemm_check(False, A, B, 0.0, out, True)
+    np.testing.assert_allclose(out, A @ B, **tol(np.float64))

@@ -670,9 +670,13 @@ class BaseRNN(BaseEstimator):
         compiled step, which checks the state and the values itself: a step at H = 64 takes a few
         microseconds, so every Python-level check shows.
         """
-        stepper = self._stepper()
+        net = self.__dict__.get("_network")
+        stepper = net.stepper if net is not None else None
+        if stepper is None:
+            stepper = self._stepper()
         x = X_t
-        if type(x) is not np.ndarray or x.dtype != stepper.dtype or x.ndim != 2 or not x.flags.c_contiguous:
+        # dtype identity: the builtin dtypes are singletons, and an equal dtype that is not takes the full path.
+        if type(x) is not np.ndarray or x.dtype is not stepper.dtype or x.ndim != 2:
             x = self._step_input(x, stepper.dtype)
         if x.shape[1] != self.n_features_in_:
             raise ValueError(f"X_t has {x.shape[1]} features, but {type(self).__name__} is expecting "
@@ -686,7 +690,7 @@ class BaseRNN(BaseEstimator):
         return out, StreamState(h, c)
 
     def _step_input(self, X_t, dtype):
-        """X_t as a C-contiguous (n_samples, n_features) array of the model's dtype, or a clear error."""
+        """X_t as an (n_samples, n_features) array of the model's dtype, or a clear error."""
         x = np.asarray(X_t)
         if x.dtype != dtype:
             if x.dtype.kind not in "biuf":
@@ -699,7 +703,7 @@ class BaseRNN(BaseEstimator):
                 f"X_t must be one time step of every stream, shape (n_samples, n_features) (or (n_samples,) for "
                 f"univariate data), got shape {x.shape}."
             )
-        return np.ascontiguousarray(x)
+        return x
 
     # ---- persistence: the pickled state holds numpy arrays and built-ins only ----
 

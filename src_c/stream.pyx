@@ -151,14 +151,15 @@ cdef class Stepper:
     def step(self, cnp.ndarray x, tuple h, c):
         """One step of n streams: returns (out (n, n_outputs), new h (tuple), new c (tuple, or None)).
 
-        x : (n, F) C-contiguous array of the Stepper's dtype, with finite values.
+        x : (n, F) array of the Stepper's dtype, with finite values.
         h : tuple of (n, H_l) arrays, c : the same for an LSTM, else None: the state before the step, not modified.
         """
         cdef Py_ssize_t n, L = self.n_layers, l
-        if (cnp.PyArray_TYPE(x) != self.typenum or cnp.PyArray_NDIM(x) != 2 or x.shape[1] != self.n_features
-                or not cnp.PyArray_IS_C_CONTIGUOUS(x)):
-            raise ValueError(f"X_t must be a C-contiguous {self.dtype} array of shape (n_samples, "
-                             f"{self.n_features}), got {x.dtype} {(<object> x).shape}")
+        if cnp.PyArray_TYPE(x) != self.typenum or cnp.PyArray_NDIM(x) != 2 or x.shape[1] != self.n_features:
+            raise ValueError(f"X_t must be a {self.dtype} array of shape (n_samples, {self.n_features}), got "
+                             f"{x.dtype} {(<object> x).shape}")
+        if not cnp.PyArray_IS_C_CONTIGUOUS(x):
+            x = np.ascontiguousarray(x)
         n = x.shape[0]
         if (c is None) != (self.cell != LSTM) or len(h) != L or (c is not None and len(c) != L):
             raise ValueError(f"state does not belong to this model ({L} {['lstm', 'gru', 'rnn'][self.cell]} "

@@ -11,7 +11,8 @@
  * GCC's vector extensions give the 64-byte vectors; each clone of fr_gemm (target_clones, see FR_DISPATCH in
  * _fastmath.h) maps them onto its own registers (one zmm, two ymm, four xmm). Measured against scipy's OpenBLAS
  * at 1 thread, m = 32: 1.7x faster in float32 and 1.0-1.4x in float64 for n = 150..256, k = 50..64; slower
- * for one row (BLAS's GEMV, which the kernels keep) and once B outgrows the L2 cache (FR_GEMM_MAX_B).
+ * for one row (BLAS's GEMV, which the kernels keep), once B outgrows the L2 cache (FR_GEMM_MAX_B), and
+ * against several BLAS threads on a large step (FR_GEMM_MAX_MACS).
  */
 #ifndef FASTRNN_GEMM_H
 #define FASTRNN_GEMM_H
@@ -25,6 +26,9 @@
 #define FR_MR 4
 /* Largest k * n (elements of B) for which fr_gemm beats BLAS here: B must stay in the L2 cache across steps. */
 #define FR_GEMM_MAX_B 65536
+/* fr_gemm runs on one thread. From this many multiply-adds per step (m * k * n) BLAS's threads pay, and the
+ * estimators leave them on (SMALL_STEP in fastrnn/_threads.py): BLAS takes those products. */
+#define FR_GEMM_MAX_MACS (1L << 22)
 
 /* Per dtype T: Bp = B (k, n) with rows padded to NR = 2V columns (fr_pack_*), and C += A @ B (fr_gemm_*). */
 #define FR_GEMM(T, SUFFIX)                                                                                       \

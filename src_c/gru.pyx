@@ -78,7 +78,7 @@ def gru_forward(
                 gates[p, k] = bias_ih[k] + (bias_hh[k] if k < 2 * H else 0)
         gemm(False, True, P, G, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 1, &gates[0, 0], G)
 
-        Wp = pack_step(True, H, G, &weight_hh[0, 0])
+        Wp = pack_step(True, batch_sizes[0], H, G, &weight_hh[0, 0])
         off = P if reverse else 0
         for s in range(T):
             t = T - 1 - s if reverse else s
@@ -151,7 +151,7 @@ def gru_backward(
         floating* Wp
         bint finite
     with nogil:
-        Wp = pack_step(False, G, H, &weight_hh[0, 0])
+        Wp = pack_step(False, batch_sizes[0], G, H, &weight_hh[0, 0])
         off = 0 if reverse else P
         for s in range(T):
             t = s if reverse else T - 1 - s

@@ -65,7 +65,7 @@ def rnn_forward(
                 Y[p, k] = bias_ih[k] + bias_hh[k]
         gemm(False, True, P, H, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 1, &Y[0, 0], H)
 
-        Wp = pack_step(True, H, H, &weight_hh[0, 0])
+        Wp = pack_step(True, batch_sizes[0], H, H, &weight_hh[0, 0])
         off = P if reverse else 0
         for s in range(T):
             t = T - 1 - s if reverse else s
@@ -124,7 +124,7 @@ def rnn_backward(
         floating* Wp
         bint finite
     with nogil:
-        Wp = pack_step(False, H, H, &weight_hh[0, 0])
+        Wp = pack_step(False, batch_sizes[0], H, H, &weight_hh[0, 0])
         off = 0 if reverse else P
         for s in range(T):
             t = s if reverse else T - 1 - s

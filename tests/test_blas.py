@@ -89,10 +89,12 @@ def test_step_gemm(dtype, m, n, k, trans_b, beta, packed):
     np.testing.assert_allclose(out, expected, **tol(dtype))
 
 
-def test_step_gemm_leaves_large_products_to_blas():
-    """A B beyond the cache-sized limit is not packed: BLAS's GEMM runs."""
+@pytest.mark.parametrize("m, n, k", [(4, 300, 300), (64, 256, 256)])
+def test_step_gemm_leaves_large_products_to_blas(m, n, k):
+    """A B beyond the cache-sized limit, or a step of 2^22 multiply-adds or more (where BLAS's threads pay), is not
+    packed: BLAS's GEMM runs."""
     rng = np.random.default_rng(5)
-    A, B = rng.standard_normal((4, 300)), rng.standard_normal((300, 300))
-    out = np.zeros((4, 300))
+    A, B = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+    out = np.zeros((m, n))
     assert not step_gemm_check(False, A, B, 0.0, out, True)
     np.testing.assert_allclose(out, A @ B, **tol(np.float64))

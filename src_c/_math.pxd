@@ -4,6 +4,7 @@
 # and the backward never recomputes an exp or a tanh.
 
 from cython cimport floating
+from libc.string cimport memcpy
 
 cdef extern from "_fastmath.h" nogil:
     double fr_sigmoid(double x)
@@ -104,3 +105,19 @@ cdef inline bint all_finite(const floating* x, Py_ssize_t n) noexcept nogil:
         d = x[i] - x[i]
         bad |= d != d
     return not bad
+
+
+cdef inline void bias_rows(floating* a, Py_ssize_t rows, Py_ssize_t n, const floating* b1, const floating* b2,
+                           Py_ssize_t n2) noexcept nogil:
+    """Every row of a (rows, n) set to b1 + b2, with b2 added to its first n2 columns only: a product then adds
+    into it (beta = 1). The GRU's b_hn cannot join its input projection (the reset gate multiplies it); a dense
+    layer has one bias (b2 NULL, n2 = 0)."""
+    cdef Py_ssize_t p, k
+    if rows == 0:
+        return
+    for k in range(n):
+        a[k] = b1[k]
+    for k in range(n2):
+        a[k] += b2[k]
+    for p in range(1, rows):
+        memcpy(a + p * n, a, n * sizeof(floating))

@@ -25,7 +25,7 @@ from libc.stdlib cimport free
 from libc.string cimport memcpy
 
 from _blas cimport gemm, pack_step, step_gemm
-from _math cimport dsigmoid, dact, all_finite
+from _math cimport dsigmoid, dact, all_finite, bias_rows
 from gru cimport gru_pointwise
 
 
@@ -73,9 +73,7 @@ def gru_forward(
         bint finite
     with nogil:
         # The input projection of all steps at once: gates = X @ W_ih^T + b_ih + [b_hr, b_hz, 0].
-        for p in range(P):
-            for k in range(G):
-                gates[p, k] = bias_ih[k] + (bias_hh[k] if k < 2 * H else 0)
+        bias_rows(&gates[0, 0], P, G, &bias_ih[0], &bias_hh[0], 2 * H)
         gemm(False, True, P, G, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 1, &gates[0, 0], G)
 
         Wp = pack_step(True, batch_sizes[0], H, G, &weight_hh[0, 0])

@@ -22,7 +22,7 @@ from libc.stdlib cimport free
 from libc.string cimport memcpy
 
 from _blas cimport gemm, pack_step, step_gemm
-from _math cimport dact, act_rows, all_finite
+from _math cimport dact, act_rows, all_finite, bias_rows
 
 
 def rnn_forward(
@@ -60,9 +60,7 @@ def rnn_forward(
         bint finite
     with nogil:
         # The input projection of all steps at once: Y = X @ W_ih^T + (b_ih + b_hh).
-        for p in range(P):
-            for k in range(H):
-                Y[p, k] = bias_ih[k] + bias_hh[k]
+        bias_rows(&Y[0, 0], P, H, &bias_ih[0], &bias_hh[0], H)
         gemm(False, True, P, H, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 1, &Y[0, 0], H)
 
         Wp = pack_step(True, batch_sizes[0], H, H, &weight_hh[0, 0])

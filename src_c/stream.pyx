@@ -23,7 +23,7 @@ from libc.math cimport exp
 from libc.string cimport memcpy
 
 from _blas cimport step_gemm
-from _math cimport relu, sigmoid_rows, act_rows, all_finite
+from _math cimport relu, sigmoid_rows, act_rows, all_finite, bias_rows
 from lstm cimport lstm_pointwise
 from gru cimport gru_pointwise
 
@@ -260,9 +260,7 @@ cdef bint step(const floating* x, Py_ssize_t n, const Layer* layers, Py_ssize_t 
         h0, h1 = <floating*> states[l], <floating*> states[L + l]
         if cell == LSTM:
             G = 4 * H
-            for j in range(n):
-                for k in range(G):
-                    a[j * G + k] = b_ih[k] + b_hh[k]
+            bias_rows(a, n, G, b_ih, b_hh, G)
             step_gemm(True, n, G, F, z, F, w_ih, F, 1, a, G)
             step_gemm(True, n, G, H, h0, H, w_hh, H, 1, a, G)
             c1 = <floating*> states[3 * L + l]
@@ -272,18 +270,14 @@ cdef bint step(const floating* x, Py_ssize_t n, const Layer* layers, Py_ssize_t 
             finite = finite and all_finite(c1, n * H)
         elif cell == GRU:
             G = 3 * H
-            for j in range(n):
-                for k in range(G):
-                    a[j * G + k] = b_ih[k] + (b_hh[k] if k < 2 * H else 0)
+            bias_rows(a, n, G, b_ih, b_hh, 2 * H)
             step_gemm(True, n, G, F, z, F, w_ih, F, 1, a, G)
             step_gemm(True, n, G, H, h0, H, w_hh, H, 0, u, G)
             memcpy(h1, h0, n * H * sizeof(floating))
             for j in range(n):
                 gru_pointwise(a + j * G, u + j * G, b_hh + 2 * H, h1 + j * H, NULL, H, use_relu)
         else:
-            for j in range(n):
-                for k in range(H):
-                    h1[j * H + k] = b_ih[k] + b_hh[k]
+            bias_rows(h1, n, H, b_ih, b_hh, H)
             step_gemm(True, n, H, F, z, F, w_ih, F, 1, h1, H)
             step_gemm(True, n, H, H, h0, H, w_hh, H, 1, h1, H)
             act_rows(h1, n * H, use_relu)
@@ -295,9 +289,7 @@ cdef bint step(const floating* x, Py_ssize_t n, const Layer* layers, Py_ssize_t 
         coef, intercept = <const floating*> dense[i].coef, <const floating*> dense[i].intercept
         # The hidden layers alternate between the two head buffers; the last writes out.
         dst = out if i == D - 1 else scratch + (i % 2) * n * width
-        for j in range(n):
-            for k in range(fo):
-                dst[j * fo + k] = intercept[k]
+        bias_rows(dst, n, fo, intercept, NULL, 0)
         step_gemm(False, n, fo, fi, z, fi, coef, fo, 1, dst, fo)
         if i < D - 1:
             for k in range(n * fo):

@@ -654,15 +654,6 @@ class BaseRNN(BaseEstimator):
         c = tuple(np.zeros_like(a) for a in h) if net.cell == "lstm" else None
         return StreamState(h, c)
 
-    def _stepper(self):
-        """The fitted network's compiled streaming step, made on first use (after the checks of
-        `_streaming_network`) and kept with the network."""
-        net = self.__dict__.get("_network")
-        if net is None or net.stepper is None:
-            net = self._streaming_network()
-            net.stepper = net.make_stepper()
-        return net.stepper
-
     def _stream_forward(self, X_t, state):
         """One step: (outputs after the output activation (n, n_outputs), new state).
 
@@ -673,7 +664,9 @@ class BaseRNN(BaseEstimator):
         net = self.__dict__.get("_network")
         stepper = net.stepper if net is not None else None
         if stepper is None:
-            stepper = self._stepper()
+            # Made on first use, after _streaming_network's checks, and kept with the network.
+            net = self._streaming_network()
+            stepper = net.stepper = net.make_stepper()
         x = X_t
         # dtype identity: the builtin dtypes are singletons, and an equal dtype that is not takes the full path.
         if type(x) is not np.ndarray or x.dtype is not stepper.dtype or x.ndim != 2:

@@ -203,11 +203,11 @@ cdef class Stepper:
             else:
                 out = new_h[L - 1]
             if self.typenum == cnp.NPY_FLOAT32:
-                finite = self._step_f(<float*> cnp.PyArray_DATA(x), n, states, <float*> cnp.PyArray_DATA(out),
-                                      <float*> scratch)
+                finite = self._run(<float*> cnp.PyArray_DATA(x), n, states, <float*> cnp.PyArray_DATA(out),
+                                   <float*> scratch)
             else:
-                finite = self._step_d(<double*> cnp.PyArray_DATA(x), n, states, <double*> cnp.PyArray_DATA(out),
-                                      <double*> scratch)
+                finite = self._run(<double*> cnp.PyArray_DATA(x), n, states, <double*> cnp.PyArray_DATA(out),
+                                   <double*> scratch)
         finally:
             PyMem_Free(states)
             PyMem_Free(scratch)
@@ -215,12 +215,7 @@ cdef class Stepper:
             raise FloatingPointError("non-finite value in the streaming step")
         return out, tuple(new_h), tuple(new_c) if c is not None else None
 
-    cdef bint _step_f(self, float* x, Py_ssize_t n, void** states, float* out, float* scratch) noexcept:
-        with nogil:
-            return step(x, n, self._layers, self.n_layers, self._dense, self.n_dense, self.cell, self.use_relu,
-                        self.out_activation, states, out, scratch, self.max_width)
-
-    cdef bint _step_d(self, double* x, Py_ssize_t n, void** states, double* out, double* scratch) noexcept:
+    cdef bint _run(self, floating* x, Py_ssize_t n, void** states, floating* out, floating* scratch) noexcept:
         with nogil:
             return step(x, n, self._layers, self.n_layers, self._dense, self.n_dense, self.cell, self.use_relu,
                         self.out_activation, states, out, scratch, self.max_width)

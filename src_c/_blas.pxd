@@ -54,9 +54,9 @@ cdef extern from "_gemm.h" nogil:
     float* fr_pack_f(int trans_b, Py_ssize_t k, Py_ssize_t n, const float* B)
     double* fr_pack_d(int trans_b, Py_ssize_t k, Py_ssize_t n, const double* B)
     void fr_gemm_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A, Py_ssize_t lda, const float* Bp,
-                   float* C, Py_ssize_t ldc)
+                   float* C, Py_ssize_t ldc, int add)
     void fr_gemm_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A, Py_ssize_t lda, const double* Bp,
-                   double* C, Py_ssize_t ldc)
+                   double* C, Py_ssize_t ldc, int add)
 
 
 cdef inline floating* pack_step(bint trans_b, int m, int k, int n, const floating* B) noexcept nogil:
@@ -88,13 +88,13 @@ cdef inline void step_gemm(bint trans_b, int m, int n, int k, const floating* A,
         else:
             gemv(True, k, n, <floating> 1, B, ldb, A, beta, C)
     elif packed != NULL:
-        if beta != 1:
+        if beta != 0 and beta != 1:
             for i in range(m):
                 for j in range(n):
-                    C[i * ldc + j] = 0 if beta == 0 else beta * C[i * ldc + j]
+                    C[i * ldc + j] *= beta
         if floating is float:
-            fr_gemm_f(m, n, k, A, lda, packed, C, ldc)
+            fr_gemm_f(m, n, k, A, lda, packed, C, ldc, beta != 0)
         else:
-            fr_gemm_d(m, n, k, A, lda, packed, C, ldc)
+            fr_gemm_d(m, n, k, A, lda, packed, C, ldc, beta != 0)
     else:
         gemm(False, trans_b, m, n, k, <floating> 1, A, lda, B, ldb, beta, C, ldc)

@@ -122,7 +122,25 @@ FR_INLINE float fr_tanhf(float x) {
 }
 
 
-/* ---- whole rows, in place, for the kernels' pointwise loops ----
+/* ---- relu, the candidate activation by flag, and the derivatives from the outputs, for the cells' headers ----
+ *
+ * The cells' pointwise functions take `relu` as an argument and call their row loops with a literal 0 or 1, so
+ * that each loop is compiled for one activation (no blend, no branch in the vector loop). */
+
+/* NaN <= 0 is false, so a NaN passes through to the non-finite checks. */
+FR_INLINE double fr_relu(double x) { return x <= 0.0 ? 0.0 : x; }
+FR_INLINE float fr_reluf(float x) { return x <= 0.0f ? 0.0f : x; }
+
+FR_INLINE double fr_act(double x, int relu) { return relu ? fr_relu(x) : fr_tanh(x); }
+FR_INLINE float fr_actf(float x, int relu) { return relu ? fr_reluf(x) : fr_tanhf(x); }
+
+/* act'(x) and sigma'(x) from y = act(x), y = sigma(x); relu' is 0 at 0, as PyTorch's. */
+FR_INLINE double fr_dact(double y, int relu) { return relu ? (double)(y > 0.0) : 1.0 - y * y; }
+FR_INLINE float fr_dactf(float y, int relu) { return relu ? (float)(y > 0.0f) : 1.0f - y * y; }
+FR_INLINE double fr_dsigmoid(double y) { return y * (1.0 - y); }
+FR_INLINE float fr_dsigmoidf(float y) { return y * (1.0f - y); }
+
+/* ---- whole rows, for the kernels' pointwise loops (here, and the cells' in lstm.h, gru.h, rnn.h) ----
  *
  * Compiled for baseline x86-64, the loops above vectorise with SSE2 only, 4 floats per divide, and the divides
  * bound a small LSTM's forward pass. target_clones compiles each row function once more per listed ISA (the
@@ -155,16 +173,8 @@ FR_ROWS fr_sigmoid_rows(double *x, ptrdiff_t n) {
     for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_sigmoid(x[k]);
 }
 
-FR_ROWS fr_tanh_rows(double *x, ptrdiff_t n) {
-    for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_tanh(x[k]);
-}
-
 FR_ROWS fr_sigmoid_rows_f(float *x, ptrdiff_t n) {
     for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_sigmoidf(x[k]);
-}
-
-FR_ROWS fr_tanh_rows_f(float *x, ptrdiff_t n) {
-    for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_tanhf(x[k]);
 }
 
 #endif

@@ -31,7 +31,7 @@
 #define FR_GEMM_MAX_MACS (1L << 22)
 
 /* Per dtype T: Bp = B (k, n) with rows padded to NR = 2V columns (fr_pack_*), and C += A @ B (fr_gemm_*). */
-#define FR_GEMM(T, SUFFIX)                                                                                       \
+#define FR_GEMM(T, SUFFIX)                                                                                     \
 typedef T fr_vec_##SUFFIX __attribute__((vector_size(64)));                                                    \
 enum { FR_NR_##SUFFIX = 2 * 64 / (int)sizeof(T) };                                                             \
                                                                                                                \
@@ -39,19 +39,19 @@ static __attribute__((unused)) ptrdiff_t fr_packed_width_##SUFFIX(ptrdiff_t n) {
     return (n + FR_NR_##SUFFIX - 1) / FR_NR_##SUFFIX * FR_NR_##SUFFIX;                                         \
 }                                                                                                              \
                                                                                                                \
-/* Bp (k, packed width) = B^T when trans_b (B given as (n, k)), else B (k, n), zero-padded; NULL if no memory. */\
+/* Bp (k, packed width) = B^T when trans_b (B given as (n, k)), else B (k, n), zero-padded; NULL if no memory. */ \
 static __attribute__((unused)) T *fr_pack_##SUFFIX(int trans_b, ptrdiff_t k, ptrdiff_t n, const T *B) {        \
     ptrdiff_t w = fr_packed_width_##SUFFIX(n);                                                                 \
     T *Bp = (T *)calloc((size_t)(k * w > 0 ? k * w : 1), sizeof(T));                                           \
     if (Bp == NULL) return NULL;                                                                               \
     for (ptrdiff_t kk = 0; kk < k; kk++)                                                                       \
-        for (ptrdiff_t c = 0; c < n; c++) Bp[kk * w + c] = trans_b ? B[c * k + kk] : B[kk * n + c];           \
+        for (ptrdiff_t c = 0; c < n; c++) Bp[kk * w + c] = trans_b ? B[c * k + kk] : B[kk * n + c];            \
     return Bp;                                                                                                 \
 }                                                                                                              \
                                                                                                                \
 /* mr (<= FR_MR, a constant once inlined) rows by one column block; only nc columns of C are real. */          \
 FR_INLINE void fr_block_##SUFFIX(int mr, ptrdiff_t nc, ptrdiff_t k, const T *A, ptrdiff_t lda, const T *Bp,    \
-                                 ptrdiff_t w, T *C, ptrdiff_t ldc) {                                           \
+                                 ptrdiff_t w, T *C, ptrdiff_t ldc, int add) {                                  \
     fr_vec_##SUFFIX acc[FR_MR][2], b0, b1;                                                                     \
     for (int r = 0; r < FR_MR; r++) acc[r][0] = acc[r][1] = (fr_vec_##SUFFIX){0};                              \
     for (ptrdiff_t kk = 0; kk < k; kk++) {                                                                     \
@@ -66,20 +66,24 @@ FR_INLINE void fr_block_##SUFFIX(int mr, ptrdiff_t nc, ptrdiff_t k, const T *A, 
     for (int r = 0; r < mr; r++) {                                                                             \
         T out[FR_NR_##SUFFIX];                                                                                 \
         memcpy(out, acc[r], sizeof out);                                                                       \
-        for (ptrdiff_t c = 0; c < nc; c++) C[r * ldc + c] += out[c];                                           \
+        if (add)                                                                                               \
+            for (ptrdiff_t c = 0; c < nc; c++) C[r * ldc + c] += out[c];                                       \
+        else                                                                                                   \
+            memcpy(C + r * ldc, out, (size_t)nc * sizeof(T));                                                  \
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
-/* C (m, n) += A (m, k) @ B, with Bp from fr_pack_*(.., k, n, B). */                                           \
-static inline FR_DISPATCH void fr_gemm_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,                        \
-        const T *A, ptrdiff_t lda, const T *Bp, T *C, ptrdiff_t ldc) {                                         \
+/* C (m, n) += A (m, k) @ B when add, C = A @ B otherwise (C's old values, NaN included, are not read), with Bp \
+ * from fr_pack_*(.., k, n, B). */                                                                             \
+static inline FR_DISPATCH void fr_gemm_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,                         \
+        const T *A, ptrdiff_t lda, const T *Bp, T *C, ptrdiff_t ldc, int add) {                                \
     ptrdiff_t w = fr_packed_width_##SUFFIX(n);                                                                 \
     for (ptrdiff_t c0 = 0; c0 < n; c0 += FR_NR_##SUFFIX) {                                                     \
         ptrdiff_t nc = n - c0 < FR_NR_##SUFFIX ? n - c0 : FR_NR_##SUFFIX, j = 0;                               \
         for (; j + FR_MR <= m; j += FR_MR)                                                                     \
-            fr_block_##SUFFIX(FR_MR, nc, k, A + j * lda, lda, Bp + c0, w, C + j * ldc + c0, ldc);              \
+            fr_block_##SUFFIX(FR_MR, nc, k, A + j * lda, lda, Bp + c0, w, C + j * ldc + c0, ldc, add);         \
         for (; j < m; j++)                                                                                     \
-            fr_block_##SUFFIX(1, nc, k, A + j * lda, lda, Bp + c0, w, C + j * ldc + c0, ldc);                  \
+            fr_block_##SUFFIX(1, nc, k, A + j * lda, lda, Bp + c0, w, C + j * ldc + c0, ldc, add);             \
     }                                                                                                          \
 }
 

@@ -13,8 +13,6 @@ cdef extern from "_fastmath.h" nogil:
     float fr_tanhf(float x)
     void fr_sigmoid_rows(double* x, Py_ssize_t n)
     void fr_sigmoid_rows_f(float* x, Py_ssize_t n)
-    void fr_tanh_rows(double* x, Py_ssize_t n)
-    void fr_tanh_rows_f(float* x, Py_ssize_t n)
 
 
 cdef inline floating sigmoid(floating x) noexcept nogil:
@@ -38,57 +36,15 @@ cdef inline floating relu(floating x) noexcept nogil:
     return 0 if x <= 0 else x
 
 
-cdef inline floating dsigmoid(floating y) noexcept nogil:
-    """sigma'(x) from y = sigma(x)."""
-    return y * (1 - y)
-
-
-cdef inline floating dtanh(floating y) noexcept nogil:
-    """tanh'(x) from y = tanh(x)."""
-    return 1 - y * y
-
-
-cdef inline floating drelu(floating y) noexcept nogil:
-    """relu'(x) from y = relu(x); 0 at x = 0, as PyTorch."""
-    return 1 if y > 0 else 0
-
-
-cdef inline floating act(floating x, bint use_relu) noexcept nogil:
-    """A cell's candidate activation: tanh, or relu with activation="relu" (Keras's `activation`)."""
-    return relu(x) if use_relu else tanh_(x)
-
-
-cdef inline floating dact(floating y, bint use_relu) noexcept nogil:
-    """act'(x) from y = act(x).
-
-    Both derivatives mixed by use_relu rather than chosen by a branch, so that the backward loops vectorise;
-    y^2 is capped at 1 (which tanh's y never exceeds) so that a large relu output cannot make 0 * inf.
-    """
-    cdef floating r = use_relu
-    cdef floating y2 = y * y
-    y2 = y2 if y2 < 1 else 1
-    return r * (y > 0) + (1 - r) * (1 - y2)
-
-
-# Whole-row activations, in place. sigmoid and tanh run in _fastmath.h's row functions, compiled for the CPU's
-# widest vectors (AVX2, AVX-512) and chosen when the module loads; relu is cheap enough at the baseline's.
+# A whole row's sigmoid, in place (the streaming step's logistic output), in _fastmath.h's row function, compiled
+# for the CPU's widest vectors (AVX2, AVX-512) and chosen when the module loads. The cells' own activations are
+# in their headers (lstm.h, gru.h, rnn.h), dispatched the same way.
 
 cdef inline void sigmoid_rows(floating* x, Py_ssize_t n) noexcept nogil:
     if floating is float:
         fr_sigmoid_rows_f(x, n)
     else:
         fr_sigmoid_rows(x, n)
-
-
-cdef inline void act_rows(floating* x, Py_ssize_t n, bint use_relu) noexcept nogil:
-    cdef Py_ssize_t k
-    if use_relu:
-        for k in range(n):
-            x[k] = relu(x[k])
-    elif floating is float:
-        fr_tanh_rows_f(x, n)
-    else:
-        fr_tanh_rows(x, n)
 
 
 cdef inline bint all_finite(const floating* x, Py_ssize_t n) noexcept nogil:

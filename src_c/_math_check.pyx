@@ -1,8 +1,10 @@
-"""Python entry points to the activations of ``_math.pxd``, for the tests only: each maps a 1-D array."""
+"""Python entry points to the activations of ``_math.pxd`` and ``rnn.h``, for the tests only: each maps a 1-D
+array."""
 from cython cimport floating
 import numpy as np
 
-from _math cimport sigmoid, tanh_, sigmoid_rows, act_rows, all_finite
+from _math cimport sigmoid, tanh_, sigmoid_rows, all_finite
+from rnn cimport rnn_pointwise
 
 
 def sigmoid_check(const floating[::1] x):
@@ -32,9 +34,9 @@ def sigmoid_rows_check(floating[::1] x):
 
 
 def act_rows_check(floating[::1] x, bint use_relu):
-    """act_rows on x in place (the clone for this CPU)."""
+    """The RNN's forward pointwise step (rnn.h: tanh or relu of a row) on x in place, the clone for this CPU."""
     with nogil:
-        act_rows(&x[0] if x.shape[0] else NULL, x.shape[0], use_relu)
+        rnn_pointwise(use_relu, 1, x.shape[0], &x[0] if x.shape[0] else NULL)
 
 
 def all_finite_check(const floating[::1] x):

@@ -1,27 +1,35 @@
-# The GRU's pointwise step on one row, after the products (math in gru.pyx's docstring): shared by the
-# sequence kernel (gru.pyx) and the streaming step (stream.pyx), so that both compute the same numbers.
+# The GRU's pointwise work at one step (gru.h), for float and double: shared by the sequence kernels (gru.pyx)
+# and the streaming step (stream.pyx), so that both compute the same numbers.
 
 from cython cimport floating
-from libc.string cimport memcpy
 
-from _math cimport sigmoid_rows, act_rows
+cdef extern from "gru.h" nogil:
+    void fr_gru_forward_f(int relu, Py_ssize_t b, Py_ssize_t H, float* a, const float* u, const float* b_hn,
+                          const float* h_prev, float* y, float* ah_n)
+    void fr_gru_forward_d(int relu, Py_ssize_t b, Py_ssize_t H, double* a, const double* u, const double* b_hn,
+                          const double* h_prev, double* y, double* ah_n)
+    void fr_gru_backward_f(int relu, Py_ssize_t b, Py_ssize_t H, const float* a, const float* h_prev,
+                           const float* ah_n, const float* dy, float* dh, float* dax, float* dah)
+    void fr_gru_backward_d(int relu, Py_ssize_t b, Py_ssize_t H, const double* a, const double* h_prev,
+                           const double* ah_n, const double* dy, double* dh, double* dax, double* dah)
 
 
-cdef inline void gru_pointwise(floating* a, floating* u, const floating* b_hn, floating* h, floating* ah_n,
-                               Py_ssize_t H, bint use_relu) noexcept nogil:
-    """One row: a (3H) in: W_ih x_t + b_ih + [b_hr, b_hz, 0], out: gates [r, z, n]; u (3H) in: W_hh h_{t-1}
-    (without b_hh), scratch; b_hn (H); h (H) in: h_{t-1}, out: h_t; ah_n (H) out: W_hn h_{t-1} + b_hn, the
-    training stash, unless NULL."""
-    cdef Py_ssize_t k
-    for k in range(2 * H):
-        a[k] += u[k]
-    sigmoid_rows(a, 2 * H)                 # r, z
-    for k in range(H):
-        u[2 * H + k] += b_hn[k]            # ah_n
-    if ah_n != NULL:
-        memcpy(ah_n, u + 2 * H, H * sizeof(floating))
-    for k in range(H):
-        a[2 * H + k] += a[k] * u[2 * H + k]
-    act_rows(a + 2 * H, H, use_relu)       # n
-    for k in range(H):
-        h[k] = (1 - a[H + k]) * a[2 * H + k] + a[H + k] * h[k]
+cdef inline void gru_pointwise(bint use_relu, Py_ssize_t b, Py_ssize_t H, floating* a, const floating* u,
+                               const floating* b_hn, const floating* h_prev, floating* y,
+                               floating* ah_n) noexcept nogil:
+    """Forward, b rows: a (b, 3H) input pre-activations -> gates [r, z, n]; u (b, 3H) W_hh h_{t-1}; b_hn (H);
+    h_prev (b, H); y (b, H) out: h_t; ah_n (b, H) out: W_hn h_{t-1} + b_hn unless NULL."""
+    if floating is float:
+        fr_gru_forward_f(use_relu, b, H, a, u, b_hn, h_prev, y, ah_n)
+    else:
+        fr_gru_forward_d(use_relu, b, H, a, u, b_hn, h_prev, y, ah_n)
+
+
+cdef inline void gru_pointwise_backward(bint use_relu, Py_ssize_t b, Py_ssize_t H, const floating* a,
+                                        const floating* h_prev, const floating* ah_n, const floating* dy,
+                                        floating* dh, floating* dax, floating* dah) noexcept nogil:
+    """Backward, b rows: dax, dah (b, 3H) out; dh (b, H) dL/dh_t -> dh_t * z (gru.h)."""
+    if floating is float:
+        fr_gru_backward_f(use_relu, b, H, a, h_prev, ah_n, dy, dh, dax, dah)
+    else:
+        fr_gru_backward_d(use_relu, b, H, a, h_prev, ah_n, dy, dh, dax, dah)

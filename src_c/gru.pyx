@@ -17,16 +17,17 @@ Backward, with dh = dL/dh_t (from the output and from step t+1):
     dh_{t-1} = dh * z + dah @ W_hh
     dW_ih += dax^T x    dW_hh += dah^T h_{t-1}    db_ih += dax    db_hh += dah    dx = dax @ W_ih
 
-Packed layout and state handling as in lstm.pyx: step t owns rows off : off + b; the state array h (B, H) keeps
-every sequence's state, so it ends as h_n and rows that become live in the reverse direction start from h0.
+Packed layout and state handling as in lstm.pyx: step t owns rows off : off + b; the state array h (B, H) comes in
+as h0 and goes out as h_n, and a step reads h_{t-1} from the previous step's rows of Y where it can (_steps.pxd).
 """
 from cython cimport floating
 from libc.stdlib cimport free
 from libc.string cimport memcpy
 
 from _blas cimport gemm, pack_step, step_gemm
-from _math cimport dsigmoid, dact, all_finite, bias_rows
-from gru cimport gru_pointwise
+from _math cimport all_finite, bias_rows
+from _steps cimport state_rows, keep_final
+from gru cimport gru_pointwise, gru_pointwise_backward
 
 
 def gru_forward(
@@ -65,10 +66,8 @@ def gru_forward(
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1], G = 3 * H
-        Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
-        floating* a
-        floating* u
-        floating* hj
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0
+        floating* hp
         floating* Wp
         bint finite
     with nogil:
@@ -83,17 +82,15 @@ def gru_forward(
             b = batch_sizes[t]
             if reverse:
                 off -= b
-            step_gemm(True, b, G, H, &h[0, 0], H, &weight_hh[0, 0], H, 0, &ah[0, 0], G, Wp)
-            # Pointwise (gru.pxd), one sequence's row at a time.
-            for j in range(b):
-                p = off + j
-                a = &gates[p, 0]
-                u = &ah[j, 0]
-                hj = &h[j, 0]
-                if training:
-                    memcpy(&h_prev[p, 0], hj, H * sizeof(floating))
-                gru_pointwise(a, u, &bias_hh[2 * H], hj, &ah_n[p, 0] if training else NULL, H, use_relu)
-                memcpy(&Y[p, 0], hj, H * sizeof(floating))
+            hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
+            step_gemm(True, b, G, H, hp, H, &weight_hh[0, 0], H, 0, &ah[0, 0], G, Wp)
+            if training:
+                memcpy(&h_prev[off, 0], hp, b * H * sizeof(floating))
+            gru_pointwise(use_relu, b, H, &gates[off, 0], &ah[0, 0], &bias_hh[2 * H], hp, &Y[off, 0],
+                          &ah_n[off, 0] if training else NULL)
+            b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
+            keep_final(&h[0, 0], &Y[off, 0], b, b_next, H)
+            b_prev, off_prev = b, off
             if not reverse:
                 off += b
         free(Wp)
@@ -137,15 +134,7 @@ def gru_backward(
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = dh.shape[1], G = 3 * H
-        Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
-        floating r, z, n, dh_t, dn_a, dz_a, dr_a
-        const floating* a
-        const floating* hp
-        const floating* ahn
-        const floating* dy
-        floating* dax
-        floating* dah
-        floating* dhj
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, k, p, off
         floating* Wp
         bint finite
     with nogil:
@@ -156,26 +145,8 @@ def gru_backward(
             b = batch_sizes[t]
             if not reverse:
                 off -= b
-            for j in range(b):
-                p = off + j
-                a, dax, dah = &gates[p, 0], &dgates[p, 0], &dgates_hh[p, 0]
-                hp, ahn, dy = &h_prev[p, 0], &ah_n[p, 0], &dY[p, 0]
-                dhj = &dh[j, 0]
-                for k in range(H):
-                    r = a[k]
-                    z = a[H + k]
-                    n = a[2 * H + k]
-                    dh_t = dhj[k] + dy[k]
-                    dn_a = dh_t * (1 - z) * dact(n, use_relu)
-                    dz_a = dh_t * (hp[k] - n) * dsigmoid(z)
-                    dr_a = dn_a * ahn[k] * dsigmoid(r)
-                    dax[k] = dr_a
-                    dax[H + k] = dz_a
-                    dax[2 * H + k] = dn_a
-                    dah[k] = dr_a
-                    dah[H + k] = dz_a
-                    dah[2 * H + k] = dn_a * r
-                    dhj[k] = dh_t * z
+            gru_pointwise_backward(use_relu, b, H, &gates[off, 0], &h_prev[off, 0], &ah_n[off, 0], &dY[off, 0],
+                                   &dh[0, 0], &dgates[off, 0], &dgates_hh[off, 0])
             step_gemm(False, b, H, G, &dgates_hh[off, 0], G, &weight_hh[0, 0], H, 1, &dh[0, 0], H, Wp)
             if reverse:
                 off += b

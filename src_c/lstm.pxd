@@ -1,25 +1,32 @@
-# The LSTM's pointwise step on one row, after the products (math in lstm.pyx's docstring): shared by the
-# sequence kernel (lstm.pyx) and the streaming step (stream.pyx), so that both compute the same numbers.
+# The LSTM's pointwise work at one step (lstm.h), for float and double: shared by the sequence kernels
+# (lstm.pyx) and the streaming step (stream.pyx), so that both compute the same numbers.
 
 from cython cimport floating
-from libc.string cimport memcpy
 
-from _math cimport sigmoid_rows, act_rows
+cdef extern from "lstm.h" nogil:
+    void fr_lstm_forward_f(int relu, Py_ssize_t b, Py_ssize_t H, float* a, float* c, float* y, float* act_c)
+    void fr_lstm_forward_d(int relu, Py_ssize_t b, Py_ssize_t H, double* a, double* c, double* y, double* act_c)
+    void fr_lstm_backward_f(int relu, Py_ssize_t b, Py_ssize_t H, const float* a, const float* c_prev,
+                            const float* act_c, const float* dy, const float* dh, float* dc, float* da)
+    void fr_lstm_backward_d(int relu, Py_ssize_t b, Py_ssize_t H, const double* a, const double* c_prev,
+                            const double* act_c, const double* dy, const double* dh, double* dc, double* da)
 
 
-cdef inline void lstm_pointwise(floating* a, floating* c, floating* y, floating* act_c, Py_ssize_t H,
-                                bint use_relu) noexcept nogil:
-    """One row: a (4H) in: pre-activations, out: gates [i, f, g, o]; c (H) in: c_{t-1}, out: c_t;
-    y (H) out: h_t; act_c (H) out: act(c_t), the training stash, unless NULL."""
-    cdef Py_ssize_t k
-    sigmoid_rows(a, 2 * H)                 # i, f
-    act_rows(a + 2 * H, H, use_relu)       # g
-    sigmoid_rows(a + 3 * H, H)             # o
-    for k in range(H):
-        c[k] = a[H + k] * c[k] + a[k] * a[2 * H + k]
-    memcpy(y, c, H * sizeof(floating))
-    act_rows(y, H, use_relu)               # act(c_t)
-    if act_c != NULL:
-        memcpy(act_c, y, H * sizeof(floating))
-    for k in range(H):
-        y[k] *= a[3 * H + k]
+cdef inline void lstm_pointwise(bint use_relu, Py_ssize_t b, Py_ssize_t H, floating* a, floating* c, floating* y,
+                                floating* act_c) noexcept nogil:
+    """Forward, b rows: a (b, 4H) pre-activations -> gates [i, f, g, o]; c (b, H) c_{t-1} -> c_t; y (b, H) out:
+    h_t; act_c (b, H) out: act(c_t) unless NULL."""
+    if floating is float:
+        fr_lstm_forward_f(use_relu, b, H, a, c, y, act_c)
+    else:
+        fr_lstm_forward_d(use_relu, b, H, a, c, y, act_c)
+
+
+cdef inline void lstm_pointwise_backward(bint use_relu, Py_ssize_t b, Py_ssize_t H, const floating* a,
+                                         const floating* c_prev, const floating* act_c, const floating* dy,
+                                         const floating* dh, floating* dc, floating* da) noexcept nogil:
+    """Backward, b rows: da (b, 4H) out: dL/da; dc (b, H) dL/dc_t -> dL/dc_{t-1} (lstm.h)."""
+    if floating is float:
+        fr_lstm_backward_f(use_relu, b, H, a, c_prev, act_c, dy, dh, dc, da)
+    else:
+        fr_lstm_backward_d(use_relu, b, H, a, c_prev, act_c, dy, dh, dc, da)

@@ -17,17 +17,18 @@ Backward, with dh = dL/dh_t (from the output and from step t+1) and dc = dL/dc_t
 
 Packed layout (DESIGN.md section 2): sequences sorted longest first; step t owns the rows off : off + b of every
 (P, .) array, b = batch_sizes[t] live sequences, and row off + j is sorted sequence j. The state arrays h, c (B, H)
-hold every sequence's current state: a sequence that is not live at a step keeps its state untouched, which makes
-h, c its final state after the loop in the forward direction, and makes rows that become live in the reverse
-direction start from h0, c0 (the caller fills h, c with h0, c0). The backward mirrors this with dh, dc.
+come in as h0, c0 and go out as h_n, c_n. c holds every sequence's current cell state: a sequence that is not live
+at a step keeps its c untouched, so rows that become live in the reverse direction start from c0. A step reads
+h_{t-1} from the previous step's rows of Y where it can (_steps.pxd). The backward keeps dh, dc as c.
 """
 from cython cimport floating
 from libc.stdlib cimport free
 from libc.string cimport memcpy
 
 from _blas cimport gemm, pack_step, step_gemm
-from _math cimport dsigmoid, dact, all_finite, bias_rows
-from lstm cimport lstm_pointwise
+from _math cimport all_finite, bias_rows
+from _steps cimport state_rows, keep_final
+from lstm cimport lstm_pointwise, lstm_pointwise_backward
 
 
 def lstm_forward(
@@ -66,10 +67,8 @@ def lstm_forward(
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1], G = 4 * H
-        Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
-        floating* a
-        floating* cj
-        floating* y
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0
+        floating* hp
         floating* Wp
         bint finite
     with nogil:
@@ -84,18 +83,16 @@ def lstm_forward(
             b = batch_sizes[t]
             if reverse:
                 off -= b
-            step_gemm(True, b, G, H, &h[0, 0], H, &weight_hh[0, 0], H, 1, &gates[off, 0], G, Wp)
-            # Pointwise (lstm.pxd), one sequence's row at a time.
-            for j in range(b):
-                p = off + j
-                a = &gates[p, 0]
-                cj = &c[j, 0]
-                y = &Y[p, 0]
-                if training:
-                    memcpy(&h_prev[p, 0], &h[j, 0], H * sizeof(floating))
-                    memcpy(&c_prev[p, 0], cj, H * sizeof(floating))
-                lstm_pointwise(a, cj, y, &act_c[p, 0] if training else NULL, H, use_relu)
-                memcpy(&h[j, 0], y, H * sizeof(floating))
+            hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
+            step_gemm(True, b, G, H, hp, H, &weight_hh[0, 0], H, 1, &gates[off, 0], G, Wp)
+            if training:
+                memcpy(&h_prev[off, 0], hp, b * H * sizeof(floating))
+                memcpy(&c_prev[off, 0], &c[0, 0], b * H * sizeof(floating))
+            lstm_pointwise(use_relu, b, H, &gates[off, 0], &c[0, 0], &Y[off, 0],
+                           &act_c[off, 0] if training else NULL)
+            b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
+            keep_final(&h[0, 0], &Y[off, 0], b, b_next, H)
+            b_prev, off_prev = b, off
             if not reverse:
                 off += b
         free(Wp)
@@ -140,14 +137,7 @@ def lstm_backward(
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = dh.shape[1], G = 4 * H
         Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
-        floating i, f, g, o, ac, dh_t, dc_t, v
-        const floating* a
-        const floating* acp
-        const floating* cp
-        const floating* dy
-        floating* da
-        floating* dhj
-        floating* dcj
+        floating v
         floating* Wp
         bint finite
     with nogil:
@@ -158,24 +148,8 @@ def lstm_backward(
             b = batch_sizes[t]
             if not reverse:
                 off -= b
-            for j in range(b):
-                p = off + j
-                a, da = &gates[p, 0], &dgates[p, 0]
-                acp, cp, dy = &act_c[p, 0], &c_prev[p, 0], &dY[p, 0]
-                dhj, dcj = &dh[j, 0], &dc[j, 0]
-                for k in range(H):
-                    i = a[k]
-                    f = a[H + k]
-                    g = a[2 * H + k]
-                    o = a[3 * H + k]
-                    ac = acp[k]
-                    dh_t = dhj[k] + dy[k]
-                    dc_t = dcj[k] + dh_t * o * dact(ac, use_relu)
-                    da[k] = dc_t * g * dsigmoid(i)
-                    da[H + k] = dc_t * cp[k] * dsigmoid(f)
-                    da[2 * H + k] = dc_t * i * dact(g, use_relu)
-                    da[3 * H + k] = dh_t * ac * dsigmoid(o)
-                    dcj[k] = dc_t * f
+            lstm_pointwise_backward(use_relu, b, H, &gates[off, 0], &c_prev[off, 0], &act_c[off, 0], &dY[off, 0],
+                                    &dh[0, 0], &dc[0, 0], &dgates[off, 0])
             step_gemm(False, b, H, G, &dgates[off, 0], G, &weight_hh[0, 0], H, 0, &dh[0, 0], H, Wp)
             if reverse:
                 off += b

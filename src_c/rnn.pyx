@@ -12,8 +12,8 @@ Backward, with dh = dL/dh_t (from the output and from step t+1):
     dh_{t-1} = da @ W_hh
     dW_ih += da^T x    dW_hh += da^T h_{t-1}    db_ih += da    db_hh += da    dx = da @ W_ih
 
-Packed layout and state handling as in lstm.pyx: step t owns rows off : off + b; the state array h (B, H) keeps
-every sequence's state, so it ends as h_n and rows that become live in the reverse direction start from h0.
+Packed layout and state handling as in lstm.pyx: step t owns rows off : off + b; the state array h (B, H) comes in
+as h0 and goes out as h_n, and a step reads h_{t-1} from the previous step's rows of Y where it can (_steps.pxd).
 Y holds the pre-activations of a step until its pointwise pass turns them into h_t, so the RNN needs no gates
 array, and h_t itself (Y) is the stash for act'.
 """
@@ -22,7 +22,9 @@ from libc.stdlib cimport free
 from libc.string cimport memcpy
 
 from _blas cimport gemm, pack_step, step_gemm
-from _math cimport dact, act_rows, all_finite, bias_rows
+from _math cimport all_finite, bias_rows
+from _steps cimport state_rows, keep_final
+from rnn cimport rnn_pointwise, rnn_pointwise_backward
 
 
 def rnn_forward(
@@ -55,7 +57,8 @@ def rnn_forward(
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1]
-        Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0
+        floating* hp
         floating* Wp
         bint finite
     with nogil:
@@ -70,13 +73,14 @@ def rnn_forward(
             b = batch_sizes[t]
             if reverse:
                 off -= b
-            step_gemm(True, b, H, H, &h[0, 0], H, &weight_hh[0, 0], H, 1, &Y[off, 0], H, Wp)
-            for j in range(b):
-                p = off + j
-                if training:
-                    memcpy(&h_prev[p, 0], &h[j, 0], H * sizeof(floating))
-                act_rows(&Y[p, 0], H, use_relu)
-                memcpy(&h[j, 0], &Y[p, 0], H * sizeof(floating))
+            hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
+            step_gemm(True, b, H, H, hp, H, &weight_hh[0, 0], H, 1, &Y[off, 0], H, Wp)
+            if training:
+                memcpy(&h_prev[off, 0], hp, b * H * sizeof(floating))
+            rnn_pointwise(use_relu, b, H, &Y[off, 0])
+            b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
+            keep_final(&h[0, 0], &Y[off, 0], b, b_next, H)
+            b_prev, off_prev = b, off
             if not reverse:
                 off += b
         free(Wp)
@@ -117,7 +121,7 @@ def rnn_backward(
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = dh.shape[1]
-        Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, k, p, off
         floating v
         floating* Wp
         bint finite
@@ -129,10 +133,7 @@ def rnn_backward(
             b = batch_sizes[t]
             if not reverse:
                 off -= b
-            for j in range(b):
-                p = off + j
-                for k in range(H):
-                    dgates[p, k] = (dh[j, k] + dY[p, k]) * dact(Y[p, k], use_relu)
+            rnn_pointwise_backward(use_relu, b, H, &Y[off, 0], &dY[off, 0], &dh[0, 0], &dgates[off, 0])
             step_gemm(False, b, H, H, &dgates[off, 0], H, &weight_hh[0, 0], H, 0, &dh[0, 0], H, Wp)
             if reverse:
                 off += b

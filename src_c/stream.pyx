@@ -6,9 +6,9 @@ Python-level calls, argument checks and memoryview set-ups of one call of a sequ
 
 Math per recurrent layer l, on its input z (n, F_l) and state h (n, H) (c for the LSTM), the cells' own:
 
-    LSTM:  a = z W_ih^T + h W_hh^T + b_ih + b_hh,                  then lstm_pointwise (lstm.pxd) on every row
-    GRU:   a = z W_ih^T + b_ih + [b_hr, b_hz, 0],  u = h W_hh^T,    then gru_pointwise (gru.pxd) on every row
-    RNN:   h = act(z W_ih^T + h W_hh^T + b_ih + b_hh)
+    LSTM:  a = z W_ih^T + h W_hh^T + b_ih + b_hh,                  then lstm_pointwise (lstm.h) on the n rows
+    GRU:   a = z W_ih^T + b_ih + [b_hr, b_hz, 0],  u = h W_hh^T,    then gru_pointwise (gru.h) on the n rows
+    RNN:   h = act(z W_ih^T + h W_hh^T + b_ih + b_hh)                (rnn_pointwise, rnn.h)
 
 then the head, as the network's: Z = relu(Z coef_i + intercept_i) for the hidden dense layers, and
 out = out_act(Z coef + intercept) with out_act identity, logistic or softmax.
@@ -23,9 +23,10 @@ from libc.math cimport exp
 from libc.string cimport memcpy
 
 from _blas cimport step_gemm
-from _math cimport relu, sigmoid_rows, act_rows, all_finite, bias_rows
+from _math cimport relu, sigmoid_rows, all_finite, bias_rows
 from lstm cimport lstm_pointwise
 from gru cimport gru_pointwise
+from rnn cimport rnn_pointwise
 
 import numpy as np
 
@@ -260,22 +261,19 @@ cdef bint step(const floating* x, Py_ssize_t n, const Layer* layers, Py_ssize_t 
             step_gemm(True, n, G, H, h0, H, w_hh, H, 1, a, G)
             c1 = <floating*> states[3 * L + l]
             memcpy(c1, states[2 * L + l], n * H * sizeof(floating))
-            for j in range(n):
-                lstm_pointwise(a + j * G, c1 + j * H, h1 + j * H, NULL, H, use_relu)
+            lstm_pointwise(use_relu, n, H, a, c1, h1, <floating*> NULL)
             finite = finite and all_finite(c1, n * H)
         elif cell == GRU:
             G = 3 * H
             bias_rows(a, n, G, b_ih, b_hh, 2 * H)
             step_gemm(True, n, G, F, z, F, w_ih, F, 1, a, G)
             step_gemm(True, n, G, H, h0, H, w_hh, H, 0, u, G)
-            memcpy(h1, h0, n * H * sizeof(floating))
-            for j in range(n):
-                gru_pointwise(a + j * G, u + j * G, b_hh + 2 * H, h1 + j * H, NULL, H, use_relu)
+            gru_pointwise(use_relu, n, H, a, u, b_hh + 2 * H, h0, h1, <floating*> NULL)
         else:
             bias_rows(h1, n, H, b_ih, b_hh, H)
             step_gemm(True, n, H, F, z, F, w_ih, F, 1, h1, H)
             step_gemm(True, n, H, H, h0, H, w_hh, H, 1, h1, H)
-            act_rows(h1, n * H, use_relu)
+            rnn_pointwise(use_relu, n, H, h1)
         finite = finite and all_finite(h1, n * H)
         z = h1
 

@@ -1,0 +1,31 @@
+# Where a kernel's step finds h_{t-1} and leaves h_t in the packed layout (DESIGN.md section 2), shared by the
+# three forward kernels.
+#
+# A step's outputs Y[off : off + b] are its rows' new states, so the next step reads its h_{t-1} there instead of
+# from a copy in the state array h (B, H). Rows are sorted longest first, so the b live rows of a step were all
+# live at the previous step in the forward direction. In the reverse direction a step can have more live rows than
+# the one before: those start from h0, which is in h, so the previous step's rows are copied to the head of h and
+# h serves the whole step. h ends holding every sequence's final state.
+
+from cython cimport floating
+from libc.string cimport memcpy
+
+
+cdef inline floating* state_rows(floating* h, const floating* Y_prev, Py_ssize_t b, Py_ssize_t b_prev,
+                                 Py_ssize_t H) noexcept nogil:
+    """The (b, H) block of h_{t-1} of a step's b live rows; Y_prev is the previous step's output (b_prev rows),
+    NULL at the first step."""
+    if Y_prev == NULL:
+        return h
+    if b <= b_prev:
+        return <floating*> Y_prev
+    memcpy(h, Y_prev, b_prev * H * sizeof(floating))
+    return h
+
+
+cdef inline void keep_final(floating* h, const floating* Y_step, Py_ssize_t b, Py_ssize_t b_next,
+                            Py_ssize_t H) noexcept nogil:
+    """After a step with output Y_step (b rows): the rows that the next step (b_next rows, 0 after the last) does
+    not continue have their final state, which goes to h."""
+    if b_next < b:
+        memcpy(h + b_next * H, Y_step + b_next * H, (b - b_next) * H * sizeof(floating))

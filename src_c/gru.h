@@ -1,0 +1,80 @@
+/* The GRU's pointwise work at one step, forward and backward, on the b live rows (math and names as in gru.pyx's
+ * docstring). Shared by the sequence kernels (gru.pyx) and the streaming step (stream.pyx), so that both compute
+ * the same numbers.
+ *
+ * Each function is one pass over the step's rows, dispatched like _fastmath.h's row functions (FR_DISPATCH), so
+ * that the loop, with its activations inlined, runs on the CPU's widest vectors.
+ *
+ * Rows are contiguous: row j of a (b, 3H) array starts at j * 3H, of a (b, H) array at j * H.
+ */
+#ifndef FASTRNN_GRU_H
+#define FASTRNN_GRU_H
+
+#include "_fastmath.h"
+
+#define FR_GRU(T, S, SIG, ACT, DACT, DSIG)                                                                     \
+                                                                                                               \
+FR_INLINE void fr_gru_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a, const T *restrict u, \
+        const T *restrict b_hn, const T *restrict h_prev, T *restrict y, T *restrict ah_n) {                   \
+    for (ptrdiff_t j = 0; j < b; j++, a += 3 * H, u += 3 * H) {                                                \
+        for (ptrdiff_t k = 0; k < H; k++) {                                                                    \
+            ptrdiff_t p = j * H + k;                                                                           \
+            T r = SIG(a[k] + u[k]), z = SIG(a[H + k] + u[H + k]);                                              \
+            T ahn = u[2 * H + k] + b_hn[k];                                                                    \
+            T n = ACT(a[2 * H + k] + r * ahn, relu);                                                           \
+            a[k] = r;                                                                                          \
+            a[H + k] = z;                                                                                      \
+            a[2 * H + k] = n;                                                                                  \
+            y[p] = (1 - z) * n + z * h_prev[p];                                                                \
+            if (ah_n) ah_n[p] = ahn;                                                                           \
+        }                                                                                                      \
+    }                                                                                                          \
+}                                                                                                              \
+                                                                                                               \
+/* Forward, b rows. a (b, 3H) in: W_ih x_t + b_ih + [b_hr, b_hz, 0], out: gates [r, z, n]; u (b, 3H): W_hh h_{t-1} \
+ * (without b_hh); b_hn (H); h_prev (b, H): h_{t-1}; y (b, H) out: h_t; ah_n (b, H) out: W_hn h_{t-1} + b_hn,  \
+ * the training stash, unless NULL. */                                                                         \
+FR_ROWS fr_gru_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *u,                               \
+        const T *b_hn, const T *h_prev, T *y, T *ah_n) {                                                       \
+    /* Literal flags, so that each call below is its own loop, with no test inside it. */                      \
+    if (relu && ah_n) fr_gru_forward_rows_##S(1, b, H, a, u, b_hn, h_prev, y, ah_n);                           \
+    else if (relu) fr_gru_forward_rows_##S(1, b, H, a, u, b_hn, h_prev, y, NULL);                              \
+    else if (ah_n) fr_gru_forward_rows_##S(0, b, H, a, u, b_hn, h_prev, y, ah_n);                              \
+    else fr_gru_forward_rows_##S(0, b, H, a, u, b_hn, h_prev, y, NULL);                                        \
+}                                                                                                              \
+                                                                                                               \
+FR_INLINE void fr_gru_backward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *restrict a,               \
+        const T *restrict h_prev, const T *restrict ah_n, const T *restrict dy, T *restrict dh,                \
+        T *restrict dax, T *restrict dah) {                                                                    \
+    for (ptrdiff_t j = 0; j < b; j++, a += 3 * H, dax += 3 * H, dah += 3 * H) {                                \
+        for (ptrdiff_t k = 0; k < H; k++) {                                                                    \
+            ptrdiff_t p = j * H + k;                                                                           \
+            T r = a[k], z = a[H + k], n = a[2 * H + k];                                                        \
+            T dh_t = dh[p] + dy[p];                                                                            \
+            T dn_a = dh_t * (1 - z) * DACT(n, relu);                                                           \
+            T dz_a = dh_t * (h_prev[p] - n) * DSIG(z);                                                         \
+            T dr_a = dn_a * ah_n[p] * DSIG(r);                                                                 \
+            dax[k] = dr_a;                                                                                     \
+            dax[H + k] = dz_a;                                                                                 \
+            dax[2 * H + k] = dn_a;                                                                             \
+            dah[k] = dr_a;                                                                                     \
+            dah[H + k] = dz_a;                                                                                 \
+            dah[2 * H + k] = dn_a * r;                                                                         \
+            dh[p] = dh_t * z;                                                                                  \
+        }                                                                                                      \
+    }                                                                                                          \
+}                                                                                                              \
+                                                                                                               \
+/* Backward, b rows. a (b, 3H): the stashed gates; h_prev, ah_n (b, H): the stashed h_{t-1}, W_hn h_{t-1} + b_hn; \
+ * dy (b, H): dL/dY at this step; dh (b, H) in: dL/dh_t from step t+1, out: the direct part dh_t * z of        \
+ * dL/dh_{t-1}, to which the caller adds dah @ W_hh; dax, dah (b, 3H) out: dL/dax, dL/dah. */                  \
+FR_ROWS fr_gru_backward_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *a,                                    \
+        const T *h_prev, const T *ah_n, const T *dy, T *dh, T *dax, T *dah) {                                  \
+    if (relu) fr_gru_backward_rows_##S(1, b, H, a, h_prev, ah_n, dy, dh, dax, dah);                            \
+    else fr_gru_backward_rows_##S(0, b, H, a, h_prev, ah_n, dy, dh, dax, dah);                                 \
+}
+
+FR_GRU(float, f, fr_sigmoidf, fr_actf, fr_dactf, fr_dsigmoidf)
+FR_GRU(double, d, fr_sigmoid, fr_act, fr_dact, fr_dsigmoid)
+
+#endif

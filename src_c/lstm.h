@@ -1,0 +1,78 @@
+/* The LSTM's pointwise work at one step, forward and backward, on the b live rows (math and names as in lstm.pyx's
+ * docstring). Shared by the sequence kernels (lstm.pyx) and the streaming step (stream.pyx), so that both compute
+ * the same numbers.
+ *
+ * Each function is one pass over the step's rows: every gate of a hidden unit is computed, used and stored while
+ * it is in a register. The functions are dispatched like _fastmath.h's row functions (FR_DISPATCH), so this loop,
+ * with its four activations inlined, runs on the CPU's widest vectors.
+ *
+ * Rows are contiguous: row j of a (b, 4H) array starts at j * 4H, of a (b, H) array at j * H.
+ */
+#ifndef FASTRNN_LSTM_H
+#define FASTRNN_LSTM_H
+
+#include "_fastmath.h"
+
+#define FR_LSTM(T, S, SIG, ACT, DACT, DSIG)                                                                    \
+                                                                                                               \
+FR_INLINE void fr_lstm_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a, T *restrict c,      \
+                                        T *restrict y, T *restrict act_c) {                                    \
+    for (ptrdiff_t j = 0; j < b; j++, a += 4 * H, c += H, y += H) {                                            \
+        for (ptrdiff_t k = 0; k < H; k++) {                                                                    \
+            T i = SIG(a[k]), f = SIG(a[H + k]), g = ACT(a[2 * H + k], relu), o = SIG(a[3 * H + k]);            \
+            T c_t = f * c[k] + i * g;                                                                          \
+            T ac = ACT(c_t, relu);                                                                             \
+            a[k] = i;                                                                                          \
+            a[H + k] = f;                                                                                      \
+            a[2 * H + k] = g;                                                                                  \
+            a[3 * H + k] = o;                                                                                  \
+            c[k] = c_t;                                                                                        \
+            y[k] = o * ac;                                                                                     \
+            if (act_c) act_c[j * H + k] = ac;                                                                  \
+        }                                                                                                      \
+    }                                                                                                          \
+}                                                                                                              \
+                                                                                                               \
+/* Forward, b rows. a (b, 4H) in: pre-activations W_ih x_t + b_ih + W_hh h_{t-1} + b_hh, out: gates            \
+ * [i, f, g, o]; c (b, H) in: c_{t-1}, out: c_t; y (b, H) out: h_t; act_c (b, H) out: act(c_t), the training   \
+ * stash, unless NULL. */                                                                                      \
+FR_ROWS fr_lstm_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, T *c, T *y,                              \
+                                                   T *act_c) {                                                 \
+    /* Literal flags, so that each call below is its own loop, with no test inside it. */                      \
+    if (relu && act_c) fr_lstm_forward_rows_##S(1, b, H, a, c, y, act_c);                                      \
+    else if (relu) fr_lstm_forward_rows_##S(1, b, H, a, c, y, NULL);                                           \
+    else if (act_c) fr_lstm_forward_rows_##S(0, b, H, a, c, y, act_c);                                         \
+    else fr_lstm_forward_rows_##S(0, b, H, a, c, y, NULL);                                                     \
+}                                                                                                              \
+                                                                                                               \
+FR_INLINE void fr_lstm_backward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *restrict a,              \
+        const T *restrict c_prev, const T *restrict act_c, const T *restrict dy, const T *restrict dh,         \
+        T *restrict dc, T *restrict da) {                                                                      \
+    for (ptrdiff_t j = 0; j < b; j++, a += 4 * H, da += 4 * H) {                                               \
+        for (ptrdiff_t k = 0; k < H; k++) {                                                                    \
+            ptrdiff_t p = j * H + k;                                                                           \
+            T i = a[k], f = a[H + k], g = a[2 * H + k], o = a[3 * H + k], ac = act_c[p];                       \
+            T dh_t = dh[p] + dy[p];                                                                            \
+            T dc_t = dc[p] + dh_t * o * DACT(ac, relu);                                                        \
+            da[k] = dc_t * g * DSIG(i);                                                                        \
+            da[H + k] = dc_t * c_prev[p] * DSIG(f);                                                            \
+            da[2 * H + k] = dc_t * i * DACT(g, relu);                                                          \
+            da[3 * H + k] = dh_t * ac * DSIG(o);                                                               \
+            dc[p] = dc_t * f;                                                                                  \
+        }                                                                                                      \
+    }                                                                                                          \
+}                                                                                                              \
+                                                                                                               \
+/* Backward, b rows. a (b, 4H): the stashed gates; c_prev, act_c (b, H): the stashed c_{t-1}, act(c_t);        \
+ * dy (b, H): dL/dY at this step; dh (b, H): dL/dh_t from step t+1; dc (b, H) in: dL/dc_t from step t+1, out:  \
+ * dL/dc_{t-1}; da (b, 4H) out: dL/da. dL/dh_{t-1} = da @ W_hh is the caller's product. */                     \
+FR_ROWS fr_lstm_backward_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *a,                                   \
+        const T *c_prev, const T *act_c, const T *dy, const T *dh, T *dc, T *da) {                             \
+    if (relu) fr_lstm_backward_rows_##S(1, b, H, a, c_prev, act_c, dy, dh, dc, da);                            \
+    else fr_lstm_backward_rows_##S(0, b, H, a, c_prev, act_c, dy, dh, dc, da);                                 \
+}
+
+FR_LSTM(float, f, fr_sigmoidf, fr_actf, fr_dactf, fr_dsigmoidf)
+FR_LSTM(double, d, fr_sigmoid, fr_act, fr_dact, fr_dsigmoid)
+
+#endif

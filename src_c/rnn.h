@@ -1,0 +1,41 @@
+/* The vanilla RNN's pointwise work at one step, forward and backward, on the b live rows (math and names as in
+ * rnn.pyx's docstring). Shared by the sequence kernels (rnn.pyx) and the streaming step (stream.pyx), so that
+ * both compute the same numbers; dispatched like _fastmath.h's row functions (FR_DISPATCH).
+ *
+ * Rows are contiguous: row j of a (b, H) array starts at j * H.
+ */
+#ifndef FASTRNN_RNN_H
+#define FASTRNN_RNN_H
+
+#include "_fastmath.h"
+
+#define FR_RNN(T, S, ACT, DACT)                                                                                \
+                                                                                                               \
+FR_INLINE void fr_rnn_forward_rows_##S(int relu, ptrdiff_t n, T *restrict a) {                                 \
+    for (ptrdiff_t p = 0; p < n; p++) a[p] = ACT(a[p], relu);                                                  \
+}                                                                                                              \
+                                                                                                               \
+/* Forward, b rows. a (b, H) in: the pre-activations W_ih x_t + b_ih + W_hh h_{t-1} + b_hh, out: h_t. */       \
+FR_ROWS fr_rnn_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a) {                                         \
+    /* Literal flags, so that each call below is its own loop, with no test inside it. */                      \
+    if (relu) fr_rnn_forward_rows_##S(1, b * H, a);                                                            \
+    else fr_rnn_forward_rows_##S(0, b * H, a);                                                                 \
+}                                                                                                              \
+                                                                                                               \
+FR_INLINE void fr_rnn_backward_rows_##S(int relu, ptrdiff_t n, const T *restrict y, const T *restrict dy,      \
+                                        const T *restrict dh, T *restrict da) {                                \
+    for (ptrdiff_t p = 0; p < n; p++) da[p] = (dh[p] + dy[p]) * DACT(y[p], relu);                              \
+}                                                                                                              \
+                                                                                                               \
+/* Backward, b rows. y (b, H): h_t, from the forward's output; dy (b, H): dL/dY at this step; dh (b, H):       \
+ * dL/dh_t from step t+1; da (b, H) out: dL/da. dL/dh_{t-1} = da @ W_hh is the caller's product. */            \
+FR_ROWS fr_rnn_backward_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *y, const T *dy,                       \
+                                                   const T *dh, T *da) {                                       \
+    if (relu) fr_rnn_backward_rows_##S(1, b * H, y, dy, dh, da);                                               \
+    else fr_rnn_backward_rows_##S(0, b * H, y, dy, dh, da);                                                    \
+}
+
+FR_RNN(float, f, fr_actf, fr_dactf)
+FR_RNN(double, d, fr_act, fr_dact)
+
+#endif

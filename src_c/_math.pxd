@@ -63,17 +63,17 @@ cdef inline bint all_finite(const floating* x, Py_ssize_t n) noexcept nogil:
     return not bad
 
 
-cdef inline void bias_rows(floating* a, Py_ssize_t rows, Py_ssize_t n, const floating* b1, const floating* b2,
-                           Py_ssize_t n2) noexcept nogil:
-    """Every row of a (rows, n) set to b1 + b2, with b2 added to its first n2 columns only: a product then adds
-    into it (beta = 1). The GRU's b_hn cannot join its input projection (the reset gate multiplies it); a dense
-    layer has one bias (b2 NULL, n2 = 0)."""
-    cdef Py_ssize_t p, k
-    if rows == 0:
-        return
+cdef inline void bias_rows(floating* a, Py_ssize_t rows, Py_ssize_t n, const floating* b) noexcept nogil:
+    """Every row of a (rows, n) set to b (n): a product then adds into it (beta = 1)."""
+    cdef Py_ssize_t p
+    for p in range(rows):
+        memcpy(a + p * n, b, n * sizeof(floating))
+
+
+cdef inline void bias_sum(floating* bias, const floating* b_ih, const floating* b_hh, Py_ssize_t n,
+                          Py_ssize_t n2) noexcept nogil:
+    """bias (n) = b_ih + b_hh, with b_hh added to the first n2 entries only: the GRU's b_hn cannot join the input
+    side's bias (the reset gate multiplies it)."""
+    cdef Py_ssize_t k
     for k in range(n):
-        a[k] = b1[k]
-    for k in range(n2):
-        a[k] += b2[k]
-    for p in range(1, rows):
-        memcpy(a + p * n, a, n * sizeof(floating))
+        bias[k] = b_ih[k] + b_hh[k] if k < n2 else b_ih[k]

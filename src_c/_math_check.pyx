@@ -34,9 +34,13 @@ def sigmoid_rows_check(floating[::1] x):
 
 
 def act_rows_check(floating[::1] x, bint use_relu):
-    """The RNN's forward pointwise step (rnn.h: tanh or relu of a row) on x in place, the clone for this CPU."""
+    """The RNN's forward pointwise step (rnn.h: tanh or relu of a row) on x in place, the clone for this CPU.
+
+    Its bias is -0.0, which adds nothing to any x (+0.0 would turn -0.0 into +0.0)."""
+    bias = np.full(x.shape[0], -0.0, dtype=np.float32 if floating is float else np.float64)
+    cdef const floating[::1] b = bias
     with nogil:
-        rnn_pointwise(use_relu, 1, x.shape[0], &x[0] if x.shape[0] else NULL)
+        rnn_pointwise(use_relu, 1, x.shape[0], &x[0] if x.shape[0] else NULL, &b[0] if x.shape[0] else NULL)
 
 
 def all_finite_check(const floating[::1] x):

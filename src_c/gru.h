@@ -14,14 +14,14 @@
 
 #define FR_GRU(T, S, SIG, ACT, DACT, DSIG)                                                                     \
                                                                                                                \
-FR_INLINE void fr_gru_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a, const T *restrict u, \
-        const T *restrict b_hn, const T *restrict h_prev, T *restrict y, T *restrict ah_n) {                   \
+FR_INLINE void fr_gru_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a, const T *restrict bias, \
+        const T *restrict u, const T *restrict b_hn, const T *restrict h_prev, T *restrict y, T *restrict ah_n) { \
     for (ptrdiff_t j = 0; j < b; j++, a += 3 * H, u += 3 * H) {                                                \
         for (ptrdiff_t k = 0; k < H; k++) {                                                                    \
             ptrdiff_t p = j * H + k;                                                                           \
-            T r = SIG(a[k] + u[k]), z = SIG(a[H + k] + u[H + k]);                                              \
+            T r = SIG(a[k] + bias[k] + u[k]), z = SIG(a[H + k] + bias[H + k] + u[H + k]);                      \
             T ahn = u[2 * H + k] + b_hn[k];                                                                    \
-            T n = ACT(a[2 * H + k] + r * ahn, relu);                                                           \
+            T n = ACT(a[2 * H + k] + bias[2 * H + k] + r * ahn, relu);                                         \
             a[k] = r;                                                                                          \
             a[H + k] = z;                                                                                      \
             a[2 * H + k] = n;                                                                                  \
@@ -31,16 +31,16 @@ FR_INLINE void fr_gru_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *re
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
-/* Forward, b rows. a (b, 3H) in: W_ih x_t + b_ih + [b_hr, b_hz, 0], out: gates [r, z, n]; u (b, 3H): W_hh h_{t-1} \
- * (without b_hh); b_hn (H); h_prev (b, H): h_{t-1}; y (b, H) out: h_t; ah_n (b, H) out: W_hn h_{t-1} + b_hn,  \
- * the training stash, unless NULL. */                                                                         \
-FR_ROWS fr_gru_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *u,                               \
-        const T *b_hn, const T *h_prev, T *y, T *ah_n) {                                                       \
+/* Forward, b rows. a (b, 3H) in: the product W_ih x_t, out: gates [r, z, n]; bias (3H): b_ih + [b_hr, b_hz, 0]; \
+ * u (b, 3H): W_hh h_{t-1} (without b_hh); b_hn (H); h_prev (b, H): h_{t-1}; y (b, H) out: h_t; ah_n (b, H) out: \
+ * W_hn h_{t-1} + b_hn, the training stash, unless NULL. */                                                    \
+FR_ROWS fr_gru_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *bias, const T *u, const T *b_hn, \
+                           const T *h_prev, T *y, T *ah_n) {                                                   \
     /* Literal flags, so that each call below is its own loop, with no test inside it. */                      \
-    if (relu && ah_n) fr_gru_forward_rows_##S(1, b, H, a, u, b_hn, h_prev, y, ah_n);                           \
-    else if (relu) fr_gru_forward_rows_##S(1, b, H, a, u, b_hn, h_prev, y, NULL);                              \
-    else if (ah_n) fr_gru_forward_rows_##S(0, b, H, a, u, b_hn, h_prev, y, ah_n);                              \
-    else fr_gru_forward_rows_##S(0, b, H, a, u, b_hn, h_prev, y, NULL);                                        \
+    if (relu && ah_n) fr_gru_forward_rows_##S(1, b, H, a, bias, u, b_hn, h_prev, y, ah_n);                     \
+    else if (relu) fr_gru_forward_rows_##S(1, b, H, a, bias, u, b_hn, h_prev, y, NULL);                        \
+    else if (ah_n) fr_gru_forward_rows_##S(0, b, H, a, bias, u, b_hn, h_prev, y, ah_n);                        \
+    else fr_gru_forward_rows_##S(0, b, H, a, bias, u, b_hn, h_prev, y, NULL);                                  \
 }                                                                                                              \
                                                                                                                \
 FR_INLINE void fr_gru_backward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *restrict a,               \
@@ -68,8 +68,8 @@ FR_INLINE void fr_gru_backward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, cons
 /* Backward, b rows. a (b, 3H): the stashed gates; h_prev, ah_n (b, H): the stashed h_{t-1}, W_hn h_{t-1} + b_hn; \
  * dy (b, H): dL/dY at this step; dh (b, H) in: dL/dh_t from step t+1, out: the direct part dh_t * z of        \
  * dL/dh_{t-1}, to which the caller adds dah @ W_hh; dax, dah (b, 3H) out: dL/dax, dL/dah. */                  \
-FR_ROWS fr_gru_backward_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *a,                                    \
-        const T *h_prev, const T *ah_n, const T *dy, T *dh, T *dax, T *dah) {                                  \
+FR_ROWS fr_gru_backward_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *a, const T *h_prev, const T *ah_n,    \
+                            const T *dy, T *dh, T *dax, T *dah) {                                              \
     if (relu) fr_gru_backward_rows_##S(1, b, H, a, h_prev, ah_n, dy, dh, dax, dah);                            \
     else fr_gru_backward_rows_##S(0, b, H, a, h_prev, ah_n, dy, dh, dax, dah);                                 \
 }

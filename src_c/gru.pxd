@@ -4,25 +4,25 @@
 from cython cimport floating
 
 cdef extern from "gru.h" nogil:
-    void fr_gru_forward_f(int relu, Py_ssize_t b, Py_ssize_t H, float* a, const float* u, const float* b_hn,
-                          const float* h_prev, float* y, float* ah_n)
-    void fr_gru_forward_d(int relu, Py_ssize_t b, Py_ssize_t H, double* a, const double* u, const double* b_hn,
-                          const double* h_prev, double* y, double* ah_n)
+    void fr_gru_forward_f(int relu, Py_ssize_t b, Py_ssize_t H, float* a, const float* bias, const float* u,
+                          const float* b_hn, const float* h_prev, float* y, float* ah_n)
+    void fr_gru_forward_d(int relu, Py_ssize_t b, Py_ssize_t H, double* a, const double* bias, const double* u,
+                          const double* b_hn, const double* h_prev, double* y, double* ah_n)
     void fr_gru_backward_f(int relu, Py_ssize_t b, Py_ssize_t H, const float* a, const float* h_prev,
                            const float* ah_n, const float* dy, float* dh, float* dax, float* dah)
     void fr_gru_backward_d(int relu, Py_ssize_t b, Py_ssize_t H, const double* a, const double* h_prev,
                            const double* ah_n, const double* dy, double* dh, double* dax, double* dah)
 
 
-cdef inline void gru_pointwise(bint use_relu, Py_ssize_t b, Py_ssize_t H, floating* a, const floating* u,
-                               const floating* b_hn, const floating* h_prev, floating* y,
+cdef inline void gru_pointwise(bint use_relu, Py_ssize_t b, Py_ssize_t H, floating* a, const floating* bias,
+                               const floating* u, const floating* b_hn, const floating* h_prev, floating* y,
                                floating* ah_n) noexcept nogil:
-    """Forward, b rows: a (b, 3H) input pre-activations -> gates [r, z, n]; u (b, 3H) W_hh h_{t-1}; b_hn (H);
-    h_prev (b, H); y (b, H) out: h_t; ah_n (b, H) out: W_hn h_{t-1} + b_hn unless NULL."""
+    """Forward, b rows: a (b, 3H) W_ih x_t -> gates [r, z, n], with bias (3H) b_ih + [b_hr, b_hz, 0]; u (b, 3H)
+    W_hh h_{t-1}; b_hn (H); h_prev (b, H); y (b, H) out: h_t; ah_n (b, H) out: W_hn h_{t-1} + b_hn unless NULL."""
     if floating is float:
-        fr_gru_forward_f(use_relu, b, H, a, u, b_hn, h_prev, y, ah_n)
+        fr_gru_forward_f(use_relu, b, H, a, bias, u, b_hn, h_prev, y, ah_n)
     else:
-        fr_gru_forward_d(use_relu, b, H, a, u, b_hn, h_prev, y, ah_n)
+        fr_gru_forward_d(use_relu, b, H, a, bias, u, b_hn, h_prev, y, ah_n)
 
 
 cdef inline void gru_pointwise_backward(bint use_relu, Py_ssize_t b, Py_ssize_t H, const floating* a,

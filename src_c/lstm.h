@@ -15,11 +15,12 @@
 
 #define FR_LSTM(T, S, SIG, ACT, DACT, DSIG)                                                                    \
                                                                                                                \
-FR_INLINE void fr_lstm_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a, T *restrict c,      \
-                                        T *restrict y, T *restrict act_c) {                                    \
+FR_INLINE void fr_lstm_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a, const T *restrict bias, \
+                                        T *restrict c, T *restrict y, T *restrict act_c) {                     \
     for (ptrdiff_t j = 0; j < b; j++, a += 4 * H, c += H, y += H) {                                            \
         for (ptrdiff_t k = 0; k < H; k++) {                                                                    \
-            T i = SIG(a[k]), f = SIG(a[H + k]), g = ACT(a[2 * H + k], relu), o = SIG(a[3 * H + k]);            \
+            T i = SIG(a[k] + bias[k]), f = SIG(a[H + k] + bias[H + k]);                                        \
+            T g = ACT(a[2 * H + k] + bias[2 * H + k], relu), o = SIG(a[3 * H + k] + bias[3 * H + k]);          \
             T c_t = f * c[k] + i * g;                                                                          \
             T ac = ACT(c_t, relu);                                                                             \
             a[k] = i;                                                                                          \
@@ -33,16 +34,15 @@ FR_INLINE void fr_lstm_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *r
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
-/* Forward, b rows. a (b, 4H) in: pre-activations W_ih x_t + b_ih + W_hh h_{t-1} + b_hh, out: gates            \
- * [i, f, g, o]; c (b, H) in: c_{t-1}, out: c_t; y (b, H) out: h_t; act_c (b, H) out: act(c_t), the training   \
- * stash, unless NULL. */                                                                                      \
-FR_ROWS fr_lstm_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, T *c, T *y,                              \
-                                                   T *act_c) {                                                 \
+/* Forward, b rows. a (b, 4H) in: the products W_ih x_t + W_hh h_{t-1}, out: gates [i, f, g, o]; bias (4H):    \
+ * b_ih + b_hh; c (b, H) in: c_{t-1}, out: c_t; y (b, H) out: h_t; act_c (b, H) out: act(c_t), the training stash, \
+ * unless NULL. */                                                                                             \
+FR_ROWS fr_lstm_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *bias, T *c, T *y, T *act_c) {   \
     /* Literal flags, so that each call below is its own loop, with no test inside it. */                      \
-    if (relu && act_c) fr_lstm_forward_rows_##S(1, b, H, a, c, y, act_c);                                      \
-    else if (relu) fr_lstm_forward_rows_##S(1, b, H, a, c, y, NULL);                                           \
-    else if (act_c) fr_lstm_forward_rows_##S(0, b, H, a, c, y, act_c);                                         \
-    else fr_lstm_forward_rows_##S(0, b, H, a, c, y, NULL);                                                     \
+    if (relu && act_c) fr_lstm_forward_rows_##S(1, b, H, a, bias, c, y, act_c);                                \
+    else if (relu) fr_lstm_forward_rows_##S(1, b, H, a, bias, c, y, NULL);                                     \
+    else if (act_c) fr_lstm_forward_rows_##S(0, b, H, a, bias, c, y, act_c);                                   \
+    else fr_lstm_forward_rows_##S(0, b, H, a, bias, c, y, NULL);                                               \
 }                                                                                                              \
                                                                                                                \
 FR_INLINE void fr_lstm_backward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *restrict a,              \
@@ -66,8 +66,8 @@ FR_INLINE void fr_lstm_backward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, con
 /* Backward, b rows. a (b, 4H): the stashed gates; c_prev, act_c (b, H): the stashed c_{t-1}, act(c_t);        \
  * dy (b, H): dL/dY at this step; dh (b, H): dL/dh_t from step t+1; dc (b, H) in: dL/dc_t from step t+1, out:  \
  * dL/dc_{t-1}; da (b, 4H) out: dL/da. dL/dh_{t-1} = da @ W_hh is the caller's product. */                     \
-FR_ROWS fr_lstm_backward_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *a,                                   \
-        const T *c_prev, const T *act_c, const T *dy, const T *dh, T *dc, T *da) {                             \
+FR_ROWS fr_lstm_backward_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *a, const T *c_prev, const T *act_c,  \
+                             const T *dy, const T *dh, T *dc, T *da) {                                         \
     if (relu) fr_lstm_backward_rows_##S(1, b, H, a, c_prev, act_c, dy, dh, dc, da);                            \
     else fr_lstm_backward_rows_##S(0, b, H, a, c_prev, act_c, dy, dh, dc, da);                                 \
 }

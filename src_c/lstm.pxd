@@ -4,22 +4,24 @@
 from cython cimport floating
 
 cdef extern from "lstm.h" nogil:
-    void fr_lstm_forward_f(int relu, Py_ssize_t b, Py_ssize_t H, float* a, float* c, float* y, float* act_c)
-    void fr_lstm_forward_d(int relu, Py_ssize_t b, Py_ssize_t H, double* a, double* c, double* y, double* act_c)
+    void fr_lstm_forward_f(int relu, Py_ssize_t b, Py_ssize_t H, float* a, const float* bias, float* c, float* y,
+                           float* act_c)
+    void fr_lstm_forward_d(int relu, Py_ssize_t b, Py_ssize_t H, double* a, const double* bias, double* c,
+                           double* y, double* act_c)
     void fr_lstm_backward_f(int relu, Py_ssize_t b, Py_ssize_t H, const float* a, const float* c_prev,
                             const float* act_c, const float* dy, const float* dh, float* dc, float* da)
     void fr_lstm_backward_d(int relu, Py_ssize_t b, Py_ssize_t H, const double* a, const double* c_prev,
                             const double* act_c, const double* dy, const double* dh, double* dc, double* da)
 
 
-cdef inline void lstm_pointwise(bint use_relu, Py_ssize_t b, Py_ssize_t H, floating* a, floating* c, floating* y,
-                                floating* act_c) noexcept nogil:
-    """Forward, b rows: a (b, 4H) pre-activations -> gates [i, f, g, o]; c (b, H) c_{t-1} -> c_t; y (b, H) out:
-    h_t; act_c (b, H) out: act(c_t) unless NULL."""
+cdef inline void lstm_pointwise(bint use_relu, Py_ssize_t b, Py_ssize_t H, floating* a, const floating* bias,
+                                floating* c, floating* y, floating* act_c) noexcept nogil:
+    """Forward, b rows: a (b, 4H) products -> gates [i, f, g, o], with bias (4H) b_ih + b_hh; c (b, H)
+    c_{t-1} -> c_t; y (b, H) out: h_t; act_c (b, H) out: act(c_t) unless NULL."""
     if floating is float:
-        fr_lstm_forward_f(use_relu, b, H, a, c, y, act_c)
+        fr_lstm_forward_f(use_relu, b, H, a, bias, c, y, act_c)
     else:
-        fr_lstm_forward_d(use_relu, b, H, a, c, y, act_c)
+        fr_lstm_forward_d(use_relu, b, H, a, bias, c, y, act_c)
 
 
 cdef inline void lstm_pointwise_backward(bint use_relu, Py_ssize_t b, Py_ssize_t H, const floating* a,

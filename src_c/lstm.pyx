@@ -26,7 +26,7 @@ from libc.stdlib cimport free
 from libc.string cimport memcpy
 
 from _blas cimport gemm, pack_step, step_gemm
-from _math cimport all_finite, bias_rows
+from _math cimport all_finite
 from _steps cimport state_rows, keep_final
 from lstm cimport lstm_pointwise, lstm_pointwise_backward
 
@@ -36,8 +36,7 @@ def lstm_forward(
     const Py_ssize_t[::1] batch_sizes,
     const floating[:, ::1] weight_ih,
     const floating[:, ::1] weight_hh,
-    const floating[::1] bias_ih,
-    const floating[::1] bias_hh,
+    const floating[::1] bias,
     floating[:, ::1] h,
     floating[:, ::1] c,
     floating[:, ::1] Y,
@@ -55,7 +54,7 @@ def lstm_forward(
     ----------
     X : (P, F) packed inputs.
     batch_sizes : (T,) live sequences at each step, non-increasing, batch_sizes[0] == B.
-    weight_ih : (4H, F).   weight_hh : (4H, H).   bias_ih, bias_hh : (4H,).
+    weight_ih : (4H, F).   weight_hh : (4H, H).   bias : (4H,) b_ih + b_hh.
     h, c : (B, H) in: initial states h0, c0 (sorted order); out: final states h_n, c_n.
     Y : (P, H) out: h_t at every packed row.
     gates : (P, 4H) out: post-activation gates [i, f, g, o] of every row (scratch when not training).
@@ -72,9 +71,8 @@ def lstm_forward(
         floating* Wp
         bint finite
     with nogil:
-        # The input projection of all steps at once: gates = X @ W_ih^T + (b_ih + b_hh).
-        bias_rows(&gates[0, 0], P, G, &bias_ih[0], &bias_hh[0], G)
-        gemm(False, True, P, G, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 1, &gates[0, 0], G)
+        # The input projection of all steps at once, gates = X @ W_ih^T; the bias joins in the pointwise pass.
+        gemm(False, True, P, G, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 0, &gates[0, 0], G)
 
         Wp = pack_step(True, batch_sizes[0], H, G, &weight_hh[0, 0])
         off = P if reverse else 0
@@ -88,7 +86,7 @@ def lstm_forward(
             if training:
                 memcpy(&h_prev[off, 0], hp, b * H * sizeof(floating))
                 memcpy(&c_prev[off, 0], &c[0, 0], b * H * sizeof(floating))
-            lstm_pointwise(use_relu, b, H, &gates[off, 0], &c[0, 0], &Y[off, 0],
+            lstm_pointwise(use_relu, b, H, &gates[off, 0], &bias[0], &c[0, 0], &Y[off, 0],
                            &act_c[off, 0] if training else NULL)
             b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
             keep_final(&h[0, 0], &Y[off, 0], b, b_next, H)

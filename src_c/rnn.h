@@ -11,15 +11,16 @@
 
 #define FR_RNN(T, S, ACT, DACT)                                                                                \
                                                                                                                \
-FR_INLINE void fr_rnn_forward_rows_##S(int relu, ptrdiff_t n, T *restrict a) {                                 \
-    for (ptrdiff_t p = 0; p < n; p++) a[p] = ACT(a[p], relu);                                                  \
+FR_INLINE void fr_rnn_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a, const T *restrict bias) { \
+    for (ptrdiff_t j = 0; j < b; j++, a += H)                                                                  \
+        for (ptrdiff_t k = 0; k < H; k++) a[k] = ACT(a[k] + bias[k], relu);                                    \
 }                                                                                                              \
                                                                                                                \
-/* Forward, b rows. a (b, H) in: the pre-activations W_ih x_t + b_ih + W_hh h_{t-1} + b_hh, out: h_t. */       \
-FR_ROWS fr_rnn_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a) {                                         \
+/* Forward, b rows. a (b, H) in: the products W_ih x_t + W_hh h_{t-1}, out: h_t; bias (H): b_ih + b_hh. */     \
+FR_ROWS fr_rnn_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *bias) {                          \
     /* Literal flags, so that each call below is its own loop, with no test inside it. */                      \
-    if (relu) fr_rnn_forward_rows_##S(1, b * H, a);                                                            \
-    else fr_rnn_forward_rows_##S(0, b * H, a);                                                                 \
+    if (relu) fr_rnn_forward_rows_##S(1, b, H, a, bias);                                                       \
+    else fr_rnn_forward_rows_##S(0, b, H, a, bias);                                                            \
 }                                                                                                              \
                                                                                                                \
 FR_INLINE void fr_rnn_backward_rows_##S(int relu, ptrdiff_t n, const T *restrict y, const T *restrict dy,      \
@@ -29,8 +30,7 @@ FR_INLINE void fr_rnn_backward_rows_##S(int relu, ptrdiff_t n, const T *restrict
                                                                                                                \
 /* Backward, b rows. y (b, H): h_t, from the forward's output; dy (b, H): dL/dY at this step; dh (b, H):       \
  * dL/dh_t from step t+1; da (b, H) out: dL/da. dL/dh_{t-1} = da @ W_hh is the caller's product. */            \
-FR_ROWS fr_rnn_backward_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *y, const T *dy,                       \
-                                                   const T *dh, T *da) {                                       \
+FR_ROWS fr_rnn_backward_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *y, const T *dy, const T *dh, T *da) { \
     if (relu) fr_rnn_backward_rows_##S(1, b * H, y, dy, dh, da);                                               \
     else fr_rnn_backward_rows_##S(0, b * H, y, dy, dh, da);                                                    \
 }

@@ -4,20 +4,21 @@
 from cython cimport floating
 
 cdef extern from "rnn.h" nogil:
-    void fr_rnn_forward_f(int relu, Py_ssize_t b, Py_ssize_t H, float* a)
-    void fr_rnn_forward_d(int relu, Py_ssize_t b, Py_ssize_t H, double* a)
+    void fr_rnn_forward_f(int relu, Py_ssize_t b, Py_ssize_t H, float* a, const float* bias)
+    void fr_rnn_forward_d(int relu, Py_ssize_t b, Py_ssize_t H, double* a, const double* bias)
     void fr_rnn_backward_f(int relu, Py_ssize_t b, Py_ssize_t H, const float* y, const float* dy, const float* dh,
                            float* da)
     void fr_rnn_backward_d(int relu, Py_ssize_t b, Py_ssize_t H, const double* y, const double* dy,
                            const double* dh, double* da)
 
 
-cdef inline void rnn_pointwise(bint use_relu, Py_ssize_t b, Py_ssize_t H, floating* a) noexcept nogil:
-    """Forward, b rows: a (b, H) pre-activations -> h_t."""
+cdef inline void rnn_pointwise(bint use_relu, Py_ssize_t b, Py_ssize_t H, floating* a,
+                               const floating* bias) noexcept nogil:
+    """Forward, b rows: a (b, H) products -> h_t, with bias (H) b_ih + b_hh."""
     if floating is float:
-        fr_rnn_forward_f(use_relu, b, H, a)
+        fr_rnn_forward_f(use_relu, b, H, a, bias)
     else:
-        fr_rnn_forward_d(use_relu, b, H, a)
+        fr_rnn_forward_d(use_relu, b, H, a, bias)
 
 
 cdef inline void rnn_pointwise_backward(bint use_relu, Py_ssize_t b, Py_ssize_t H, const floating* y,

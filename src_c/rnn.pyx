@@ -22,7 +22,7 @@ from libc.stdlib cimport free
 from libc.string cimport memcpy
 
 from _blas cimport gemm, pack_step, step_gemm
-from _math cimport all_finite, bias_rows
+from _math cimport all_finite
 from _steps cimport state_rows, keep_final
 from rnn cimport rnn_pointwise, rnn_pointwise_backward
 
@@ -32,8 +32,7 @@ def rnn_forward(
     const Py_ssize_t[::1] batch_sizes,
     const floating[:, ::1] weight_ih,
     const floating[:, ::1] weight_hh,
-    const floating[::1] bias_ih,
-    const floating[::1] bias_hh,
+    const floating[::1] bias,
     floating[:, ::1] h,
     floating[:, ::1] Y,
     floating[:, ::1] h_prev,
@@ -47,7 +46,7 @@ def rnn_forward(
     ----------
     X : (P, F) packed inputs.
     batch_sizes : (T,) live sequences at each step, non-increasing, batch_sizes[0] == B.
-    weight_ih : (H, F).   weight_hh : (H, H).   bias_ih, bias_hh : (H,).
+    weight_ih : (H, F).   weight_hh : (H, H).   bias : (H,) b_ih + b_hh.
     h : (B, H) in: initial state h0 (sorted order); out: final state h_n.
     Y : (P, H) out: h_t at every packed row.
     h_prev : (P, H) out when training: h_{t-1} of every row; ignored (may have 0 rows) when not training.
@@ -62,9 +61,8 @@ def rnn_forward(
         floating* Wp
         bint finite
     with nogil:
-        # The input projection of all steps at once: Y = X @ W_ih^T + (b_ih + b_hh).
-        bias_rows(&Y[0, 0], P, H, &bias_ih[0], &bias_hh[0], H)
-        gemm(False, True, P, H, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 1, &Y[0, 0], H)
+        # The input projection of all steps at once, Y = X @ W_ih^T; the bias joins in the pointwise pass.
+        gemm(False, True, P, H, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 0, &Y[0, 0], H)
 
         Wp = pack_step(True, batch_sizes[0], H, H, &weight_hh[0, 0])
         off = P if reverse else 0
@@ -77,7 +75,7 @@ def rnn_forward(
             step_gemm(True, b, H, H, hp, H, &weight_hh[0, 0], H, 1, &Y[off, 0], H, Wp)
             if training:
                 memcpy(&h_prev[off, 0], hp, b * H * sizeof(floating))
-            rnn_pointwise(use_relu, b, H, &Y[off, 0])
+            rnn_pointwise(use_relu, b, H, &Y[off, 0], &bias[0])
             b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
             keep_final(&h[0, 0], &Y[off, 0], b, b_next, H)
             b_prev, off_prev = b, off

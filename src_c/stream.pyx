@@ -6,9 +6,9 @@ Python-level calls, argument checks and memoryview set-ups of one call of a sequ
 
 Math per recurrent layer l, on its input z (n, F_l) and state h (n, H) (c for the LSTM), the cells' own:
 
-    LSTM:  a = z W_ih^T + h W_hh^T + b_ih + b_hh,                  then lstm_pointwise (lstm.h) on the n rows
-    GRU:   a = z W_ih^T + b_ih + [b_hr, b_hz, 0],  u = h W_hh^T,    then gru_pointwise (gru.h) on the n rows
-    RNN:   h = act(z W_ih^T + h W_hh^T + b_ih + b_hh)                (rnn_pointwise, rnn.h)
+    LSTM:  a = z W_ih^T + h W_hh^T,  bias = b_ih + b_hh,              then lstm_pointwise (lstm.h) on the n rows
+    GRU:   a = z W_ih^T,  u = h W_hh^T,  bias = b_ih + [b_hr, b_hz, 0], then gru_pointwise (gru.h) on the n rows
+    RNN:   a = z W_ih^T + h W_hh^T,  bias = b_ih + b_hh,              then rnn_pointwise (rnn.h): h = act(a + bias)
 
 then the head, as the network's: Z = relu(Z coef_i + intercept_i) for the hidden dense layers, and
 out = out_act(Z coef + intercept) with out_act identity, logistic or softmax.
@@ -23,7 +23,7 @@ from libc.math cimport exp
 from libc.string cimport memcpy
 
 from _blas cimport step_gemm
-from _math cimport relu, sigmoid_rows, all_finite, bias_rows
+from _math cimport relu, sigmoid_rows, all_finite, bias_rows, bias_sum
 from lstm cimport lstm_pointwise
 from gru cimport gru_pointwise
 from rnn cimport rnn_pointwise
@@ -181,7 +181,7 @@ cdef class Stepper:
         new_h, new_c = [], []
         # Pointers to every layer's state in, state out, in that order: h then c.
         cdef void** states = <void**> PyMem_Malloc(4 * L * sizeof(void*))
-        cdef void* scratch = PyMem_Malloc(2 * n * self.max_width * cnp.PyArray_ITEMSIZE(x))
+        cdef void* scratch = PyMem_Malloc((2 * n + 1) * self.max_width * cnp.PyArray_ITEMSIZE(x))
         if states == NULL or scratch == NULL:
             PyMem_Free(states)
             PyMem_Free(scratch)
@@ -229,8 +229,8 @@ cdef bint step(const floating* x, Py_ssize_t n, const Layer* layers, Py_ssize_t 
 
     states : 4 L pointers, (n, H_l) each: h in, h out, c in, c out of every layer (the c ones unused but for LSTM).
     out : (n, n_outputs) out, unless D == 0 (the output is then the top layer's h out).
-    scratch : 2 n width values: the gates and, for the GRU, the recurrent product; then the head's two
-        buffers.
+    scratch : (2 n + 1) width values: the gates, the GRU's recurrent product and the bias of a layer; then the
+        head's two buffers.
     """
     cdef:
         Py_ssize_t l, i, j, k, F, H, G, fi, fo
@@ -246,6 +246,7 @@ cdef bint step(const floating* x, Py_ssize_t n, const Layer* layers, Py_ssize_t 
         floating* c1
         floating* a = scratch
         floating* u = scratch + n * width
+        floating* bias = scratch + 2 * n * width
         floating* dst
         floating m, s
         bint finite = True
@@ -256,24 +257,24 @@ cdef bint step(const floating* x, Py_ssize_t n, const Layer* layers, Py_ssize_t 
         h0, h1 = <floating*> states[l], <floating*> states[L + l]
         if cell == LSTM:
             G = 4 * H
-            bias_rows(a, n, G, b_ih, b_hh, G)
-            step_gemm(True, n, G, F, z, F, w_ih, F, 1, a, G)
+            bias_sum(bias, b_ih, b_hh, G, G)
+            step_gemm(True, n, G, F, z, F, w_ih, F, 0, a, G)
             step_gemm(True, n, G, H, h0, H, w_hh, H, 1, a, G)
             c1 = <floating*> states[3 * L + l]
             memcpy(c1, states[2 * L + l], n * H * sizeof(floating))
-            lstm_pointwise(use_relu, n, H, a, c1, h1, <floating*> NULL)
+            lstm_pointwise(use_relu, n, H, a, bias, c1, h1, <floating*> NULL)
             finite = finite and all_finite(c1, n * H)
         elif cell == GRU:
             G = 3 * H
-            bias_rows(a, n, G, b_ih, b_hh, 2 * H)
-            step_gemm(True, n, G, F, z, F, w_ih, F, 1, a, G)
+            bias_sum(bias, b_ih, b_hh, G, 2 * H)
+            step_gemm(True, n, G, F, z, F, w_ih, F, 0, a, G)
             step_gemm(True, n, G, H, h0, H, w_hh, H, 0, u, G)
-            gru_pointwise(use_relu, n, H, a, u, b_hh + 2 * H, h0, h1, <floating*> NULL)
+            gru_pointwise(use_relu, n, H, a, bias, u, b_hh + 2 * H, h0, h1, <floating*> NULL)
         else:
-            bias_rows(h1, n, H, b_ih, b_hh, H)
-            step_gemm(True, n, H, F, z, F, w_ih, F, 1, h1, H)
+            bias_sum(bias, b_ih, b_hh, H, H)
+            step_gemm(True, n, H, F, z, F, w_ih, F, 0, h1, H)
             step_gemm(True, n, H, H, h0, H, w_hh, H, 1, h1, H)
-            rnn_pointwise(use_relu, n, H, h1)
+            rnn_pointwise(use_relu, n, H, h1, bias)
         finite = finite and all_finite(h1, n * H)
         z = h1
 
@@ -282,7 +283,7 @@ cdef bint step(const floating* x, Py_ssize_t n, const Layer* layers, Py_ssize_t 
         coef, intercept = <const floating*> dense[i].coef, <const floating*> dense[i].intercept
         # The hidden layers alternate between the two head buffers; the last writes out.
         dst = out if i == D - 1 else scratch + (i % 2) * n * width
-        bias_rows(dst, n, fo, intercept, NULL, 0)
+        bias_rows(dst, n, fo, intercept)
         step_gemm(False, n, fo, fi, z, fi, coef, fo, 1, dst, fo)
         if i < D - 1:
             for k in range(n * fo):

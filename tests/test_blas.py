@@ -68,7 +68,10 @@ def test_axpy(dtype, n):
 
 # The kernels' own product (_gemm.h) works on register blocks of 4 rows and 32 (float) or 16 (double) columns:
 # shapes on, below and above those edges, and the LSTM's per-step shape.
-PACKED_SHAPES = SHAPES + [(4, 32, 8), (5, 33, 2), (8, 16, 16), (3, 15, 7), (32, 256, 64), (33, 150, 50)]
+# Block edges (rows by 4, columns by the strip width of 32 floats / 16 doubles) and k past one chunk of
+# FR_KC = 128 rows: 129 and 300 (a full chunk and a partial one after it, whose products add to the first's).
+PACKED_SHAPES = SHAPES + [(4, 32, 8), (5, 33, 2), (8, 16, 16), (3, 15, 7), (32, 256, 64), (33, 150, 50),
+                          (6, 40, 129), (5, 17, 300)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -177,4 +177,19 @@ FR_ROWS fr_sigmoid_rows_f(float *x, ptrdiff_t n) {
     for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_sigmoidf(x[k]);
 }
 
+/* act (tanh, or relu), in place. */
+FR_ROWS fr_act_rows(double *x, ptrdiff_t n, int relu) {
+    if (relu)
+        for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_relu(x[k]);
+    else
+        for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_tanh(x[k]);
+}
+
+FR_ROWS fr_act_rows_f(float *x, ptrdiff_t n, int relu) {
+    if (relu)
+        for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_reluf(x[k]);
+    else
+        for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_tanhf(x[k]);
+}
+
 #endif

@@ -12,7 +12,7 @@
 
 #include "_fastmath.h"
 
-#define FR_GRU(T, S, SIG, ACT, DACT, DSIG)                                                                     \
+#define FR_GRU(T, S, SIG, ACT, DACT, DSIG, SIG_ROWS, ACT_ROWS)                                                 \
                                                                                                                \
 FR_INLINE void fr_gru_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a, const T *restrict bias, \
         const T *restrict u, const T *restrict b_hn, const T *restrict h_prev, T *restrict y, T *restrict ah_n) { \
@@ -31,11 +31,30 @@ FR_INLINE void fr_gru_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *re
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
+/* The same, gate by gate, for fewer units than one vector holds (H = 8 in float): GCC vectorises the loop above \
+ * across k only, and left it scalar there, slower than these calls of the row functions on whole gate blocks. */ \
+FR_INLINE void fr_gru_forward_gates_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a, const T *restrict bias, \
+        const T *restrict u, const T *restrict b_hn, const T *restrict h_prev, T *restrict y, T *restrict ah_n) { \
+    for (ptrdiff_t j = 0; j < b; j++, a += 3 * H, u += 3 * H, h_prev += H, y += H) {                           \
+        for (ptrdiff_t k = 0; k < 2 * H; k++) a[k] += bias[k] + u[k];                                          \
+        SIG_ROWS(a, 2 * H);                                                                                    \
+        for (ptrdiff_t k = 0; k < H; k++) y[k] = u[2 * H + k] + b_hn[k];                                       \
+        if (ah_n) memcpy(ah_n + j * H, y, (size_t)H * sizeof(T));                                              \
+        for (ptrdiff_t k = 0; k < H; k++) a[2 * H + k] += bias[2 * H + k] + a[k] * y[k];                       \
+        ACT_ROWS(a + 2 * H, H, relu);                                                                          \
+        for (ptrdiff_t k = 0; k < H; k++) y[k] = (1 - a[H + k]) * a[2 * H + k] + a[H + k] * h_prev[k];         \
+    }                                                                                                          \
+}                                                                                                              \
+                                                                                                               \
 /* Forward, b rows. a (b, 3H) in: the product W_ih x_t, out: gates [r, z, n]; bias (3H): b_ih + [b_hr, b_hz, 0]; \
  * u (b, 3H): W_hh h_{t-1} (without b_hh); b_hn (H); h_prev (b, H): h_{t-1}; y (b, H) out: h_t; ah_n (b, H) out: \
  * W_hn h_{t-1} + b_hn, the training stash, unless NULL. */                                                    \
 FR_ROWS fr_gru_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *bias, const T *u, const T *b_hn, \
                            const T *h_prev, T *y, T *ah_n) {                                                   \
+    if (H < 64 / (ptrdiff_t)sizeof(T)) {                                                                       \
+        fr_gru_forward_gates_##S(relu, b, H, a, bias, u, b_hn, h_prev, y, ah_n);                               \
+        return;                                                                                                \
+    }                                                                                                          \
     /* Literal flags, so that each call below is its own loop, with no test inside it. */                      \
     if (relu && ah_n) fr_gru_forward_rows_##S(1, b, H, a, bias, u, b_hn, h_prev, y, ah_n);                     \
     else if (relu) fr_gru_forward_rows_##S(1, b, H, a, bias, u, b_hn, h_prev, y, NULL);                        \
@@ -74,7 +93,7 @@ FR_ROWS fr_gru_backward_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *a, cons
     else fr_gru_backward_rows_##S(0, b, H, a, h_prev, ah_n, dy, dh, dax, dah);                                 \
 }
 
-FR_GRU(float, f, fr_sigmoidf, fr_actf, fr_dactf, fr_dsigmoidf)
-FR_GRU(double, d, fr_sigmoid, fr_act, fr_dact, fr_dsigmoid)
+FR_GRU(float, f, fr_sigmoidf, fr_actf, fr_dactf, fr_dsigmoidf, fr_sigmoid_rows_f, fr_act_rows_f)
+FR_GRU(double, d, fr_sigmoid, fr_act, fr_dact, fr_dsigmoid, fr_sigmoid_rows, fr_act_rows)
 
 #endif

@@ -14,8 +14,8 @@ Backward, with dh = dL/dh_t (from the output and from step t+1):
 
 Packed layout and state handling as in lstm.pyx: step t owns rows off : off + b; the state array h (B, H) comes in
 as h0 and goes out as h_n, and a step reads h_{t-1} from the previous step's rows of Y where it can (_steps.pxd).
-Y holds the pre-activations of a step until its pointwise pass turns them into h_t, so the RNN needs no gates
-array, and h_t itself (Y) is the stash for act'.
+Y holds the products of a step until its pointwise pass adds the bias and turns them into h_t, so the RNN needs
+no gates array, and h_t itself (Y) is the stash for act'.
 """
 from cython cimport floating
 from libc.stdlib cimport free

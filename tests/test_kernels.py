@@ -21,6 +21,10 @@ SHAPES = [
     ([7, 7, 7], 2, 4),
     ([9, 4, 4, 2, 1], 1, 7),
     ([2, 8, 3, 8], 5, 2),
+    # The cells' pointwise passes (lstm.h, gru.h) take another path from one vector of units on (H >= 16 in
+    # float32, 8 in float64): these H reach it in both dtypes, with a part vector at the end.
+    ([5, 3, 2], 3, 17),
+    ([4, 4, 1], 2, 33),
 ]
 REVERSE = [False, True]
 

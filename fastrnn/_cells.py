@@ -119,26 +119,21 @@ def forward(cell, X, batch_sizes, weights, h0=None, c0=None, reverse=False, trai
     rows = P if training else 0
     h_prev = np.empty((rows, H), dtype=dtype)
     relu = activation == "relu"
-    w_ih, w_hh, b_ih, b_hh = weights
+    bias = np.empty(GATES[cell] * H, dtype=dtype)  # scratch for the kernel's sum of the biases
     cn = None
     if cell == "lstm":
         cn = _state("c0", c0, B, H, dtype)
         gates = np.empty((P, 4 * H), dtype=dtype)
         c_prev, act_c = np.empty((rows, H), dtype=dtype), np.empty((rows, H), dtype=dtype)
-        _lstm.lstm_forward(X, bs, w_ih, w_hh, b_ih + b_hh, h, cn, Y, gates, h_prev, c_prev, act_c, relu, reverse,
-                           training)
+        _lstm.lstm_forward(X, bs, *weights, bias, h, cn, Y, gates, h_prev, c_prev, act_c, relu, reverse, training)
         stash = (gates, h_prev, c_prev, act_c)
     elif cell == "gru":
         gates = np.empty((P, 3 * H), dtype=dtype)
         ah, ah_n = np.empty((B, 3 * H), dtype=dtype), np.empty((rows, H), dtype=dtype)
-        # b_hn stays out of the bias the input projection gets: the reset gate multiplies it.
-        bias = b_ih.copy()
-        bias[:2 * H] += b_hh[:2 * H]
-        _gru.gru_forward(X, bs, w_ih, w_hh, bias, b_hh[2 * H:], h, Y, gates, ah, h_prev, ah_n, relu, reverse,
-                         training)
+        _gru.gru_forward(X, bs, *weights, bias, h, Y, gates, ah, h_prev, ah_n, relu, reverse, training)
         stash = (gates, h_prev, ah_n)
     else:
-        _rnn.rnn_forward(X, bs, w_ih, w_hh, b_ih + b_hh, h, Y, h_prev, relu, reverse, training)
+        _rnn.rnn_forward(X, bs, *weights, bias, h, Y, h_prev, relu, reverse, training)
         stash = (h_prev,)
     cache = Cache(cell, activation, X, bs, weights, Y, stash, bool(reverse)) if training else None
     return Y, h, cn, cache

@@ -25,7 +25,7 @@ from libc.stdlib cimport free
 from libc.string cimport memcpy
 
 from _blas cimport gemm, pack_step, step_gemm
-from _math cimport all_finite
+from _math cimport all_finite, bias_sum
 from _steps cimport state_rows, keep_final
 from gru cimport gru_pointwise, gru_pointwise_backward
 
@@ -35,8 +35,9 @@ def gru_forward(
     const Py_ssize_t[::1] batch_sizes,
     const floating[:, ::1] weight_ih,
     const floating[:, ::1] weight_hh,
-    const floating[::1] bias,
-    const floating[::1] bias_hn,
+    const floating[::1] bias_ih,
+    const floating[::1] bias_hh,
+    floating[::1] bias,
     floating[:, ::1] h,
     floating[:, ::1] Y,
     floating[:, ::1] gates,
@@ -53,8 +54,8 @@ def gru_forward(
     ----------
     X : (P, F) packed inputs.
     batch_sizes : (T,) live sequences at each step, non-increasing, batch_sizes[0] == B.
-    weight_ih : (3H, F).   weight_hh : (3H, H).
-    bias : (3H,) b_ih + [b_hr, b_hz, 0].   bias_hn : (H,) b_hn, the last third of b_hh.
+    weight_ih : (3H, F).   weight_hh : (3H, H).   bias_ih, bias_hh : (3H,).
+    bias : (3H,) scratch for b_ih + [b_hr, b_hz, 0], which the pointwise pass adds (b_hn joins W_hn h_{t-1}).
     h : (B, H) in: initial state h0 (sorted order); out: final state h_n.
     Y : (P, H) out: h_t at every packed row.
     gates : (P, 3H) out: post-activation gates [r, z, n] of every row (scratch when not training).
@@ -73,6 +74,7 @@ def gru_forward(
         bint finite
     with nogil:
         # The input projection of all steps at once, gates = X @ W_ih^T; the bias joins in the pointwise pass.
+        bias_sum(&bias[0], &bias_ih[0], &bias_hh[0], G, 2 * H)
         gemm(False, True, P, G, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 0, &gates[0, 0], G)
 
         Wp = pack_step(True, batch_sizes[0], H, G, &weight_hh[0, 0])
@@ -86,7 +88,7 @@ def gru_forward(
             step_gemm(True, b, G, H, hp, H, &weight_hh[0, 0], H, 0, &ah[0, 0], G, Wp)
             if training:
                 memcpy(&h_prev[off, 0], hp, b * H * sizeof(floating))
-            gru_pointwise(use_relu, b, H, &gates[off, 0], &bias[0], &ah[0, 0], &bias_hn[0], hp, &Y[off, 0],
+            gru_pointwise(use_relu, b, H, &gates[off, 0], &bias[0], &ah[0, 0], &bias_hh[2 * H], hp, &Y[off, 0],
                           &ah_n[off, 0] if training else NULL)
             b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
             keep_final(&h[0, 0], &Y[off, 0], b, b_next, H)

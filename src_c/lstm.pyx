@@ -26,7 +26,7 @@ from libc.stdlib cimport free
 from libc.string cimport memcpy
 
 from _blas cimport gemm, pack_step, step_gemm
-from _math cimport all_finite
+from _math cimport all_finite, bias_sum
 from _steps cimport state_rows, keep_final
 from lstm cimport lstm_pointwise, lstm_pointwise_backward
 
@@ -36,7 +36,9 @@ def lstm_forward(
     const Py_ssize_t[::1] batch_sizes,
     const floating[:, ::1] weight_ih,
     const floating[:, ::1] weight_hh,
-    const floating[::1] bias,
+    const floating[::1] bias_ih,
+    const floating[::1] bias_hh,
+    floating[::1] bias,
     floating[:, ::1] h,
     floating[:, ::1] c,
     floating[:, ::1] Y,
@@ -54,7 +56,8 @@ def lstm_forward(
     ----------
     X : (P, F) packed inputs.
     batch_sizes : (T,) live sequences at each step, non-increasing, batch_sizes[0] == B.
-    weight_ih : (4H, F).   weight_hh : (4H, H).   bias : (4H,) b_ih + b_hh.
+    weight_ih : (4H, F).   weight_hh : (4H, H).   bias_ih, bias_hh : (4H,).
+    bias : (4H,) scratch for b_ih + b_hh, which the pointwise pass adds.
     h, c : (B, H) in: initial states h0, c0 (sorted order); out: final states h_n, c_n.
     Y : (P, H) out: h_t at every packed row.
     gates : (P, 4H) out: post-activation gates [i, f, g, o] of every row (scratch when not training).
@@ -72,6 +75,7 @@ def lstm_forward(
         bint finite
     with nogil:
         # The input projection of all steps at once, gates = X @ W_ih^T; the bias joins in the pointwise pass.
+        bias_sum(&bias[0], &bias_ih[0], &bias_hh[0], G, G)
         gemm(False, True, P, G, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 0, &gates[0, 0], G)
 
         Wp = pack_step(True, batch_sizes[0], H, G, &weight_hh[0, 0])

@@ -22,7 +22,7 @@ from libc.stdlib cimport free
 from libc.string cimport memcpy
 
 from _blas cimport gemm, pack_step, step_gemm
-from _math cimport all_finite
+from _math cimport all_finite, bias_sum
 from _steps cimport state_rows, keep_final
 from rnn cimport rnn_pointwise, rnn_pointwise_backward
 
@@ -32,7 +32,9 @@ def rnn_forward(
     const Py_ssize_t[::1] batch_sizes,
     const floating[:, ::1] weight_ih,
     const floating[:, ::1] weight_hh,
-    const floating[::1] bias,
+    const floating[::1] bias_ih,
+    const floating[::1] bias_hh,
+    floating[::1] bias,
     floating[:, ::1] h,
     floating[:, ::1] Y,
     floating[:, ::1] h_prev,
@@ -46,7 +48,8 @@ def rnn_forward(
     ----------
     X : (P, F) packed inputs.
     batch_sizes : (T,) live sequences at each step, non-increasing, batch_sizes[0] == B.
-    weight_ih : (H, F).   weight_hh : (H, H).   bias : (H,) b_ih + b_hh.
+    weight_ih : (H, F).   weight_hh : (H, H).   bias_ih, bias_hh : (H,).
+    bias : (H,) scratch for b_ih + b_hh, which the pointwise pass adds.
     h : (B, H) in: initial state h0 (sorted order); out: final state h_n.
     Y : (P, H) out: h_t at every packed row.
     h_prev : (P, H) out when training: h_{t-1} of every row; ignored (may have 0 rows) when not training.
@@ -62,6 +65,7 @@ def rnn_forward(
         bint finite
     with nogil:
         # The input projection of all steps at once, Y = X @ W_ih^T; the bias joins in the pointwise pass.
+        bias_sum(&bias[0], &bias_ih[0], &bias_hh[0], H, H)
         gemm(False, True, P, H, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 0, &Y[0, 0], H)
 
         Wp = pack_step(True, batch_sizes[0], H, H, &weight_hh[0, 0])

@@ -13,6 +13,8 @@ cdef extern from "_fastmath.h" nogil:
     float fr_tanhf(float x)
     void fr_sigmoid_rows(double* x, Py_ssize_t n)
     void fr_sigmoid_rows_f(float* x, Py_ssize_t n)
+    void fr_act_rows(double* x, Py_ssize_t n, int relu)
+    void fr_act_rows_f(float* x, Py_ssize_t n, int relu)
 
 
 cdef inline floating sigmoid(floating x) noexcept nogil:
@@ -36,15 +38,23 @@ cdef inline floating relu(floating x) noexcept nogil:
     return 0 if x <= 0 else x
 
 
-# A whole row's sigmoid, in place (the streaming step's logistic output), in _fastmath.h's row function, compiled
-# for the CPU's widest vectors (AVX2, AVX-512) and chosen when the module loads. The cells' own activations are
-# in their headers (lstm.h, gru.h, rnn.h), dispatched the same way.
+# Whole-row activations, in place, in _fastmath.h's row functions, compiled for the CPU's widest vectors (AVX2,
+# AVX-512) and chosen when the module loads: the streaming step's logistic output, and the hooks that test the
+# row functions the cells' headers (lstm.h, gru.h) call.
 
 cdef inline void sigmoid_rows(floating* x, Py_ssize_t n) noexcept nogil:
     if floating is float:
         fr_sigmoid_rows_f(x, n)
     else:
         fr_sigmoid_rows(x, n)
+
+
+cdef inline void act_rows(floating* x, Py_ssize_t n, bint use_relu) noexcept nogil:
+    """tanh, or relu with use_relu."""
+    if floating is float:
+        fr_act_rows_f(x, n, use_relu)
+    else:
+        fr_act_rows(x, n, use_relu)
 
 
 cdef inline bint all_finite(const floating* x, Py_ssize_t n) noexcept nogil:

@@ -1,10 +1,8 @@
-"""Python entry points to the activations of ``_math.pxd`` and ``rnn.h``, for the tests only: each maps a 1-D
-array."""
+"""Python entry points to the activations of ``_math.pxd``, for the tests only: each maps a 1-D array."""
 from cython cimport floating
 import numpy as np
 
-from _math cimport sigmoid, tanh_, sigmoid_rows, all_finite
-from rnn cimport rnn_pointwise
+from _math cimport sigmoid, tanh_, sigmoid_rows, act_rows, all_finite
 
 
 def sigmoid_check(const floating[::1] x):
@@ -34,13 +32,9 @@ def sigmoid_rows_check(floating[::1] x):
 
 
 def act_rows_check(floating[::1] x, bint use_relu):
-    """The RNN's forward pointwise step (rnn.h: tanh or relu of a row) on x in place, the clone for this CPU.
-
-    Its bias is -0.0, which adds nothing to any x (+0.0 would turn -0.0 into +0.0)."""
-    bias = np.full(x.shape[0], -0.0, dtype=np.float32 if floating is float else np.float64)
-    cdef const floating[::1] b = bias
+    """act_rows on x in place (the clone for this CPU)."""
     with nogil:
-        rnn_pointwise(use_relu, 1, x.shape[0], &x[0] if x.shape[0] else NULL, &b[0] if x.shape[0] else NULL)
+        act_rows(&x[0] if x.shape[0] else NULL, x.shape[0], use_relu)
 
 
 def all_finite_check(const floating[::1] x):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _gru, _lstm, _rnn
+from ._workspace import empty
 
 # cell name -> gates per hidden unit
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
@@ -115,21 +116,21 @@ def forward(cell, X, batch_sizes, weights, h0=None, c0=None, reverse=False, trai
     weights, H = _check_weights(cell, weights, F, dtype)
     B = int(bs[0])
     h = _state("h0", h0, B, H, dtype)
-    Y = np.empty((P, H), dtype=dtype)
+    Y = empty((P, H), dtype)
     rows = P if training else 0
-    h_prev = np.empty((rows, H), dtype=dtype)
+    h_prev = empty((rows, H), dtype)
     relu = activation == "relu"
-    bias = np.empty(GATES[cell] * H, dtype=dtype)  # scratch for the kernel's sum of the biases
+    bias = empty(GATES[cell] * H, dtype)  # scratch for the kernel's sum of the biases
     cn = None
     if cell == "lstm":
         cn = _state("c0", c0, B, H, dtype)
-        gates = np.empty((P, 4 * H), dtype=dtype)
-        c_prev, act_c = np.empty((rows, H), dtype=dtype), np.empty((rows, H), dtype=dtype)
+        gates = empty((P, 4 * H), dtype)
+        c_prev, act_c = empty((rows, H), dtype), empty((rows, H), dtype)
         _lstm.lstm_forward(X, bs, *weights, bias, h, cn, Y, gates, h_prev, c_prev, act_c, relu, reverse, training)
         stash = (gates, h_prev, c_prev, act_c)
     elif cell == "gru":
-        gates = np.empty((P, 3 * H), dtype=dtype)
-        ah, ah_n = np.empty((B, 3 * H), dtype=dtype), np.empty((rows, H), dtype=dtype)
+        gates = empty((P, 3 * H), dtype)
+        ah, ah_n = empty((B, 3 * H), dtype), empty((rows, H), dtype)
         _gru.gru_forward(X, bs, *weights, bias, h, Y, gates, ah, h_prev, ah_n, relu, reverse, training)
         stash = (gates, h_prev, ah_n)
     else:
@@ -173,16 +174,16 @@ def backward(cache, dY, dhn=None, dcn=None, grads=None, need_dX=True):
             _check_matrix("d" + name, g, w.shape, dtype)
             if not (g.flags.c_contiguous and g.flags.writeable):
                 raise ValueError(f"d{name} must be C-contiguous and writable: gradients are accumulated into it.")
-    dX = np.empty((P if need_dX else 0, F), dtype=dtype)
+    dX = empty((P if need_dX else 0, F), dtype)
     G = GATES[cache.cell]
-    dgates = np.empty((P, G * H), dtype=dtype)
+    dgates = empty((P, G * H), dtype)
     relu = cache.activation == "relu"
     dc = None
     if cache.cell == "lstm":
         dc = _state("dcn", dcn, B, H, dtype)
         _lstm.lstm_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dc, dgates, dX, *grads, relu, cache.reverse)
     elif cache.cell == "gru":
-        dgates_hh = np.empty((P, G * H), dtype=dtype)
+        dgates_hh = empty((P, G * H), dtype)
         _gru.gru_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dgates, dgates_hh, dX, *grads, relu,
                           cache.reverse)
     else:

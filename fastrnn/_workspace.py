@@ -1,0 +1,51 @@
+"""Reused memory for the kernels' large arrays (gates, stash, gradients, outputs).
+
+A training step of a long batch asks for hundreds of megabytes (an LSTM(128) over 2000 steps of 16 sequences in
+float64: 430 MB). Fresh from the allocator, every page of that is faulted in and zeroed by the kernel on first
+touch: a third of a small GRU's training step, and up to half of a long LSTM's when another library's frees
+have fragmented memory (measured with getrusage beside torch's steps). `empty` hands out memory of earlier calls
+that nothing references any more instead.
+
+A buffer is free when the pool holds the only reference to it: every array `empty` returns is a view whose base
+is the buffer, so a caller that keeps an output (or a Cache keeps its stash) keeps its buffer out of reuse.
+"""
+import sys
+import threading
+
+import numpy as np
+
+# Arrays smaller than this come from np.empty: malloc reuses small blocks without faulting.
+MIN_BYTES = 1 << 20
+# The pool holds at most this many bytes, in use or free; past it, free buffers are released (largest first)
+# and, if that is not enough, the request is a plain np.empty.
+MAX_BYTES = 1 << 29
+
+_buffers = []
+_lock = threading.Lock()
+
+
+def empty(shape, dtype):
+    """An uninitialised C-contiguous array, like np.empty, in memory an earlier call may have used."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if nbytes < MIN_BYTES:
+        return np.empty(shape, dtype=dtype)
+    with _lock:
+        # Free: referenced only by the list (and getrefcount's argument), so no array of the caller's uses it.
+        free = [i for i in range(len(_buffers)) if sys.getrefcount(_buffers[i]) == 2]
+        fits = [i for i in free if nbytes <= _buffers[i].nbytes <= 2 * nbytes]
+        if fits:
+            buf = _buffers[min(fits, key=lambda i: _buffers[i].nbytes)]
+        else:
+            held = sum(b.nbytes for b in _buffers)
+            drop = set()
+            for i in sorted(free, key=lambda i: _buffers[i].nbytes, reverse=True):
+                if held + nbytes <= MAX_BYTES:
+                    break
+                held -= _buffers[i].nbytes
+                drop.add(i)
+            _buffers[:] = [b for i, b in enumerate(_buffers) if i not in drop]
+            buf = np.empty(nbytes, dtype=np.uint8)
+            if held + nbytes <= MAX_BYTES:
+                _buffers.append(buf)
+        return buf[:nbytes].view(dtype).reshape(shape)

@@ -1,0 +1,111 @@
+"""The kernels' reused memory (fastrnn._workspace): memory is handed out again only when nothing uses it."""
+import threading
+
+import numpy as np
+import pytest
+
+from fastrnn import _cells, _workspace
+
+BIG = (1000, 500)  # 4 MB in float64, past MIN_BYTES
+
+
+@pytest.fixture(autouse=True)
+def empty_pool(monkeypatch):
+    monkeypatch.setattr(_workspace, "_buffers", [])
+
+
+def address(a):
+    return a.__array_interface__["data"][0]
+
+
+def test_arrays_are_like_np_empty():
+    for shape, dtype in [(BIG, np.float64), ((700, 3, 200), np.float32), ((10,), np.float64), ((0, 5), np.float32)]:
+        a = _workspace.empty(shape, dtype)
+        assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
+
+
+def test_memory_in_use_is_not_handed_out_again():
+    a = _workspace.empty(BIG, np.float64)
+    a.fill(1.0)
+    b = _workspace.empty(BIG, np.float64)
+    b.fill(2.0)
+    assert not np.shares_memory(a, b)
+    assert np.all(a == 1.0)
+
+
+def test_a_view_keeps_its_memory_in_use():
+    a = _workspace.empty(BIG, np.float64)
+    v = a[10:20]
+    v.fill(3.0)
+    del a
+    b = _workspace.empty(BIG, np.float64)
+    b.fill(4.0)
+    assert np.all(v == 3.0)
+
+
+def test_freed_memory_is_reused():
+    a = _workspace.empty(BIG, np.float64)
+    first = address(a)
+    del a
+    assert address(_workspace.empty(BIG, np.float64)) == first
+    # a smaller request fits the same buffer; one less than half its size does not
+    assert address(_workspace.empty((BIG[0] // 2 + 1, BIG[1]), np.float64)) == first
+    assert address(_workspace.empty((BIG[0] // 3, BIG[1]), np.float64)) != first
+
+
+def test_the_pool_stays_under_its_bound(monkeypatch):
+    monkeypatch.setattr(_workspace, "MAX_BYTES", 5 * 2**20)
+    kept = [_workspace.empty((2**20 // 8 + 100 * k,), np.float64) for k in range(8)]  # 8 MB, all in use
+    assert sum(b.nbytes for b in _workspace._buffers) <= _workspace.MAX_BYTES
+    assert all(a.shape == (2**20 // 8 + 100 * k,) for k, a in enumerate(kept))
+    del kept
+    for k in range(20):  # every size new, so free buffers must make room
+        _workspace.empty((2**20 // 8 + 100 * k + 50,), np.float32)
+        assert sum(b.nbytes for b in _workspace._buffers) <= _workspace.MAX_BYTES
+
+
+def test_threads_never_share_memory():
+    barrier, out, errors = threading.Barrier(4), [], []
+
+    def work():
+        try:
+            barrier.wait()
+            for _ in range(50):
+                a = _workspace.empty(BIG, np.float64)
+                out.append(a)
+                if len(out) > 8:
+                    out.pop(0)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    live = list(out)
+    assert not any(np.shares_memory(a, b) for i, a in enumerate(live) for b in live[i + 1:])
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_a_cache_survives_later_calls(cell):
+    # Big enough for the stash to come from the pool; a second forward must not write into the first's stash.
+    rng = np.random.default_rng(0)
+    T, B, F, H = 60, 20, 7, 160
+    G = _cells.GATES[cell]
+    weights = tuple(rng.standard_normal(s) * 0.2 for s in [(G * H, F), (G * H, H), (G * H,), (G * H,)])
+    bs = np.full(T, B)
+    X1, X2 = rng.standard_normal((T * B, F)), rng.standard_normal((T * B, F))
+    dY = rng.standard_normal((T * B, H))
+    Y1, _, _, cache = _cells.forward(cell, X1, bs, weights, training=True)
+    expected = [g.copy() for g in _cells.backward(cache, dY)[3]]
+    Y1_copy = Y1.copy()
+    del cache
+    Y1b, _, _, cache = _cells.forward(cell, X1, bs, weights, training=True)
+    for _ in range(2):
+        _cells.forward(cell, X2, bs, weights, training=True)
+        _cells.backward(_cells.forward(cell, X2, bs, weights, training=True)[3], dY)
+    np.testing.assert_array_equal(Y1, Y1_copy)
+    for a, b in zip(_cells.backward(cache, dY)[3], expected):
+        np.testing.assert_array_equal(a, b)

@@ -118,24 +118,24 @@ def forward(cell, X, batch_sizes, weights, h0=None, c0=None, reverse=False, trai
     h = _state("h0", h0, B, H, dtype)
     Y = empty((P, H), dtype)
     rows = P if training else 0
-    h_prev = empty((rows, H), dtype)
     relu = activation == "relu"
     bias = empty(GATES[cell] * H, dtype)  # scratch for the kernel's sum of the biases
     cn = None
     if cell == "lstm":
         cn = _state("c0", c0, B, H, dtype)
-        gates = empty((P, 4 * H), dtype)
+        gates, xh = empty((P, 4 * H), dtype), empty((rows, F + H + 1), dtype)
         c_prev, act_c = empty((rows, H), dtype), empty((rows, H), dtype)
-        _lstm.lstm_forward(X, bs, *weights, bias, h, cn, Y, gates, h_prev, c_prev, act_c, relu, reverse, training)
-        stash = (gates, h_prev, c_prev, act_c)
+        _lstm.lstm_forward(X, bs, *weights, bias, h, cn, Y, gates, xh, c_prev, act_c, relu, reverse, training)
+        stash = (gates, xh, c_prev, act_c)
     elif cell == "gru":
         gates = empty((P, 3 * H), dtype)
-        ah, ah_n = empty((B, 3 * H), dtype), empty((rows, H), dtype)
+        ah, h_prev, ah_n = empty((B, 3 * H), dtype), empty((rows, H), dtype), empty((rows, H), dtype)
         _gru.gru_forward(X, bs, *weights, bias, h, Y, gates, ah, h_prev, ah_n, relu, reverse, training)
         stash = (gates, h_prev, ah_n)
     else:
-        _rnn.rnn_forward(X, bs, *weights, bias, h, Y, h_prev, relu, reverse, training)
-        stash = (h_prev,)
+        xh = empty((rows, F + H + 1), dtype)
+        _rnn.rnn_forward(X, bs, *weights, bias, h, Y, xh, relu, reverse, training)
+        stash = (xh,)
     cache = Cache(cell, activation, X, bs, weights, Y, stash, bool(reverse)) if training else None
     return Y, h, cn, cache
 
@@ -181,12 +181,15 @@ def backward(cache, dY, dhn=None, dcn=None, grads=None, need_dX=True):
     dc = None
     if cache.cell == "lstm":
         dc = _state("dcn", dcn, B, H, dtype)
-        _lstm.lstm_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dc, dgates, dX, *grads, relu, cache.reverse)
+        dW = np.empty((G * H, F + H + 1), dtype=dtype)  # scratch: the one product of all weight gradients
+        _lstm.lstm_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dc, dgates, dX, dW, *grads, relu,
+                           cache.reverse)
     elif cache.cell == "gru":
         dgates_hh = empty((P, G * H), dtype)
         _gru.gru_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dgates, dgates_hh, dX, *grads, relu,
                           cache.reverse)
     else:
-        _rnn.rnn_backward(X, bs, *weights[:2], cache.Y, *cache.stash, dY, dh, dgates, dX, *grads, relu,
+        dW = np.empty((H, F + H + 1), dtype=dtype)
+        _rnn.rnn_backward(X, bs, *weights[:2], cache.Y, *cache.stash, dY, dh, dgates, dX, dW, *grads, relu,
                           cache.reverse)
     return (dX if need_dX else None), dh, dc, grads

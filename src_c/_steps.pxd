@@ -1,5 +1,6 @@
 # Where a kernel's step finds h_{t-1} and leaves h_t in the packed layout (DESIGN.md section 2), shared by the
-# three forward kernels.
+# three forward kernels; and the stash [x_t, h_{t-1}, 1] from which the backward computes every weight and bias
+# gradient in one product.
 #
 # A step's outputs Y[off : off + b] are its rows' new states, so the next step reads its h_{t-1} there instead of
 # from a copy in the state array h (B, H). Rows are sorted longest first, so the b live rows of a step were all
@@ -29,3 +30,30 @@ cdef inline void keep_final(floating* h, const floating* Y_step, Py_ssize_t b, P
     not continue have their final state, which goes to h."""
     if b_next < b:
         memcpy(h + b_next * H, Y_step + b_next * H, (b - b_next) * H * sizeof(floating))
+
+
+# The training stash xh (P, F + H + 1) holds a row [x_t, h_{t-1}, 1] for each packed row, so that the backward gets
+# da^T [x, h_{t-1}, 1] = [dW_ih, dW_hh, db] from one GEMM: BLAS lays out the (P, G) gradients da once instead of
+# once per product, and the bias needs no pass of its own.
+
+cdef inline void stash_inputs(floating* xh, const floating* X, Py_ssize_t P, Py_ssize_t F,
+                              Py_ssize_t H) noexcept nogil:
+    """Fill the x_t and 1 columns of xh; the steps fill h_{t-1}."""
+    cdef Py_ssize_t p, n = F + H + 1
+    for p in range(P):
+        memcpy(xh + p * n, X + p * F, F * sizeof(floating))
+        xh[p * n + F + H] = 1
+
+
+cdef inline void add_weight_grads(const floating* dW, Py_ssize_t G, Py_ssize_t F, Py_ssize_t H,
+                                  floating* dweight_ih, floating* dweight_hh, floating* dbias_ih,
+                                  floating* dbias_hh) noexcept nogil:
+    """Add dW (G, F + H + 1) = da^T [x, h_{t-1}, 1] to the gradients of W_ih (G, F), W_hh (G, H), b_ih and b_hh."""
+    cdef Py_ssize_t g, k, n = F + H + 1
+    for g in range(G):
+        for k in range(F):
+            dweight_ih[g * F + k] += dW[g * n + k]
+        for k in range(H):
+            dweight_hh[g * H + k] += dW[g * n + F + k]
+        dbias_ih[g] += dW[g * n + F + H]
+        dbias_hh[g] += dW[g * n + F + H]

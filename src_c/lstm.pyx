@@ -27,7 +27,7 @@ from libc.string cimport memcpy
 
 from _blas cimport gemm, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
-from _steps cimport state_rows, keep_final
+from _steps cimport state_rows, keep_final, stash_inputs, add_weight_grads
 from lstm cimport lstm_pointwise, lstm_pointwise_backward
 
 
@@ -43,7 +43,7 @@ def lstm_forward(
     floating[:, ::1] c,
     floating[:, ::1] Y,
     floating[:, ::1] gates,
-    floating[:, ::1] h_prev,
+    floating[:, ::1] xh,
     floating[:, ::1] c_prev,
     floating[:, ::1] act_c,
     bint use_relu,
@@ -61,15 +61,17 @@ def lstm_forward(
     h, c : (B, H) in: initial states h0, c0 (sorted order); out: final states h_n, c_n.
     Y : (P, H) out: h_t at every packed row.
     gates : (P, 4H) out: post-activation gates [i, f, g, o] of every row (scratch when not training).
-    h_prev, c_prev, act_c : (P, H) out when training: h_{t-1}, c_{t-1}, act(c_t) of every row;
-        ignored (may have 0 rows) when not training.
+    xh : (P, F + H + 1) out when training: [x_t, h_{t-1}, 1] of every row, the right-hand side of the backward's
+        one product for all the weight and bias gradients; ignored (may have 0 rows) when not training.
+    c_prev, act_c : (P, H) out when training: c_{t-1}, act(c_t) of every row; ignored (may have 0 rows) when not
+        training.
     use_relu : relu instead of tanh for g and the output.
     reverse : walk the steps from T-1 down to 0.
     training : fill the stash the backward needs.
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1], G = 4 * H
-        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0, j
         floating* hp
         floating* Wp
         bint finite
@@ -77,6 +79,8 @@ def lstm_forward(
         # The input projection of all steps at once, gates = X @ W_ih^T; the bias joins in the pointwise pass.
         bias_sum(&bias[0], &bias_ih[0], &bias_hh[0], G, G)
         gemm(False, True, P, G, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 0, &gates[0, 0], G)
+        if training:
+            stash_inputs(&xh[0, 0], &X[0, 0], P, F, H)
 
         Wp = pack_step(True, batch_sizes[0], H, G, &weight_hh[0, 0])
         off = P if reverse else 0
@@ -88,7 +92,8 @@ def lstm_forward(
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
             step_gemm(True, b, G, H, hp, H, &weight_hh[0, 0], H, 1, &gates[off, 0], G, Wp)
             if training:
-                memcpy(&h_prev[off, 0], hp, b * H * sizeof(floating))
+                for j in range(b):
+                    memcpy(&xh[off + j, F], hp + j * H, H * sizeof(floating))
                 memcpy(&c_prev[off, 0], &c[0, 0], b * H * sizeof(floating))
             lstm_pointwise(use_relu, b, H, &gates[off, 0], &bias[0], &c[0, 0], &Y[off, 0],
                            &act_c[off, 0] if training else NULL)
@@ -109,7 +114,7 @@ def lstm_backward(
     const floating[:, ::1] weight_ih,
     const floating[:, ::1] weight_hh,
     const floating[:, ::1] gates,
-    const floating[:, ::1] h_prev,
+    const floating[:, ::1] xh,
     const floating[:, ::1] c_prev,
     const floating[:, ::1] act_c,
     const floating[:, ::1] dY,
@@ -117,6 +122,7 @@ def lstm_backward(
     floating[:, ::1] dc,
     floating[:, ::1] dgates,
     floating[:, ::1] dX,
+    floating[:, ::1] dW,
     floating[:, ::1] dweight_ih,
     floating[:, ::1] dweight_hh,
     floating[::1] dbias_ih,
@@ -129,17 +135,17 @@ def lstm_backward(
     Parameters
     ----------
     X, batch_sizes, weight_ih, weight_hh, use_relu, reverse : as given to lstm_forward.
-    gates, h_prev, c_prev, act_c : the stash lstm_forward filled.
+    gates, xh, c_prev, act_c : the stash lstm_forward filled.
     dY : (P, H) dL/dY.
     dh, dc : (B, H) in: dL/dh_n, dL/dc_n; out: dL/dh0, dL/dc0.
     dgates : (P, 4H) out: dL/da, the pre-activation gradients of every row.
     dX : (P, F) out: dL/dX; pass 0 rows to skip that product (the first layer needs no dX).
+    dW : (4H, F + H + 1) scratch: da^T [x, h_{t-1}, 1] summed over the rows.
     dweight_ih (4H, F), dweight_hh (4H, H), dbias_ih, dbias_hh (4H,) : gradients ADDED to (callers zero them).
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = dh.shape[1], G = 4 * H
-        Py_ssize_t T = batch_sizes.shape[0], s, t, b, j, k, p, off
-        floating v
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, off
         floating* Wp
         bint finite
     with nogil:
@@ -158,14 +164,9 @@ def lstm_backward(
 
         free(Wp)
 
-        # Weight gradients and dX for all steps at once.
-        gemm(True, False, G, F, P, 1, &dgates[0, 0], G, &X[0, 0], F, 1, &dweight_ih[0, 0], F)
-        gemm(True, False, G, H, P, 1, &dgates[0, 0], G, &h_prev[0, 0], H, 1, &dweight_hh[0, 0], H)
-        for p in range(P):
-            for k in range(G):
-                v = dgates[p, k]
-                dbias_ih[k] += v
-                dbias_hh[k] += v
+        # Weight and bias gradients for all steps at once, in one product, so that BLAS lays out dgates once.
+        gemm(True, False, G, F + H + 1, P, 1, &dgates[0, 0], G, &xh[0, 0], F + H + 1, 0, &dW[0, 0], F + H + 1)
+        add_weight_grads(&dW[0, 0], G, F, H, &dweight_ih[0, 0], &dweight_hh[0, 0], &dbias_ih[0], &dbias_hh[0])
         if dX.shape[0] != 0:
             gemm(False, False, P, F, G, 1, &dgates[0, 0], G, &weight_ih[0, 0], F, 0, &dX[0, 0], F)
         finite = all_finite(&dgates[0, 0], P * G) and all_finite(&dh[0, 0], dh.shape[0] * H)

@@ -23,7 +23,7 @@ from libc.string cimport memcpy
 
 from _blas cimport gemm, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
-from _steps cimport state_rows, keep_final
+from _steps cimport state_rows, keep_final, stash_inputs, add_weight_grads
 from rnn cimport rnn_pointwise, rnn_pointwise_backward
 
 
@@ -37,7 +37,7 @@ def rnn_forward(
     floating[::1] bias,
     floating[:, ::1] h,
     floating[:, ::1] Y,
-    floating[:, ::1] h_prev,
+    floating[:, ::1] xh,
     bint use_relu,
     bint reverse,
     bint training,
@@ -52,14 +52,15 @@ def rnn_forward(
     bias : (H,) scratch for b_ih + b_hh, which the pointwise pass adds.
     h : (B, H) in: initial state h0 (sorted order); out: final state h_n.
     Y : (P, H) out: h_t at every packed row.
-    h_prev : (P, H) out when training: h_{t-1} of every row; ignored (may have 0 rows) when not training.
+    xh : (P, F + H + 1) out when training: [x_t, h_{t-1}, 1] of every row, the right-hand side of the backward's
+        one product for all the weight and bias gradients; ignored (may have 0 rows) when not training.
     use_relu : relu activation instead of tanh.
     reverse : walk the steps from T-1 down to 0.
     training : fill the stash the backward needs.
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1]
-        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0, j
         floating* hp
         floating* Wp
         bint finite
@@ -67,6 +68,8 @@ def rnn_forward(
         # The input projection of all steps at once, Y = X @ W_ih^T; the bias joins in the pointwise pass.
         bias_sum(&bias[0], &bias_ih[0], &bias_hh[0], H, H)
         gemm(False, True, P, H, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 0, &Y[0, 0], H)
+        if training:
+            stash_inputs(&xh[0, 0], &X[0, 0], P, F, H)
 
         Wp = pack_step(True, batch_sizes[0], H, H, &weight_hh[0, 0])
         off = P if reverse else 0
@@ -78,7 +81,8 @@ def rnn_forward(
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
             step_gemm(True, b, H, H, hp, H, &weight_hh[0, 0], H, 1, &Y[off, 0], H, Wp)
             if training:
-                memcpy(&h_prev[off, 0], hp, b * H * sizeof(floating))
+                for j in range(b):
+                    memcpy(&xh[off + j, F], hp + j * H, H * sizeof(floating))
             rnn_pointwise(use_relu, b, H, &Y[off, 0], &bias[0])
             b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
             keep_final(&h[0, 0], &Y[off, 0], b, b_next, H)
@@ -97,11 +101,12 @@ def rnn_backward(
     const floating[:, ::1] weight_ih,
     const floating[:, ::1] weight_hh,
     const floating[:, ::1] Y,
-    const floating[:, ::1] h_prev,
+    const floating[:, ::1] xh,
     const floating[:, ::1] dY,
     floating[:, ::1] dh,
     floating[:, ::1] dgates,
     floating[:, ::1] dX,
+    floating[:, ::1] dW,
     floating[:, ::1] dweight_ih,
     floating[:, ::1] dweight_hh,
     floating[::1] dbias_ih,
@@ -114,17 +119,17 @@ def rnn_backward(
     Parameters
     ----------
     X, batch_sizes, weight_ih, weight_hh, use_relu, reverse : as given to rnn_forward.
-    Y, h_prev : the outputs and the stash rnn_forward filled.
+    Y, xh : the outputs and the stash rnn_forward filled.
     dY : (P, H) dL/dY.
     dh : (B, H) in: dL/dh_n; out: dL/dh0.
     dgates : (P, H) out: dL/da, the pre-activation gradient of every row.
     dX : (P, F) out: dL/dX; pass 0 rows to skip that product (the first layer needs no dX).
+    dW : (H, F + H + 1) scratch: da^T [x, h_{t-1}, 1] summed over the rows.
     dweight_ih (H, F), dweight_hh (H, H), dbias_ih, dbias_hh (H,) : gradients ADDED to (callers zero them).
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = dh.shape[1]
-        Py_ssize_t T = batch_sizes.shape[0], s, t, b, k, p, off
-        floating v
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, off
         floating* Wp
         bint finite
     with nogil:
@@ -142,14 +147,9 @@ def rnn_backward(
 
         free(Wp)
 
-        # Weight gradients and dX for all steps at once.
-        gemm(True, False, H, F, P, 1, &dgates[0, 0], H, &X[0, 0], F, 1, &dweight_ih[0, 0], F)
-        gemm(True, False, H, H, P, 1, &dgates[0, 0], H, &h_prev[0, 0], H, 1, &dweight_hh[0, 0], H)
-        for p in range(P):
-            for k in range(H):
-                v = dgates[p, k]
-                dbias_ih[k] += v
-                dbias_hh[k] += v
+        # Weight and bias gradients for all steps at once, in one product, so that BLAS lays out dgates once.
+        gemm(True, False, H, F + H + 1, P, 1, &dgates[0, 0], H, &xh[0, 0], F + H + 1, 0, &dW[0, 0], F + H + 1)
+        add_weight_grads(&dW[0, 0], H, F, H, &dweight_ih[0, 0], &dweight_hh[0, 0], &dbias_ih[0], &dbias_hh[0])
         if dX.shape[0] != 0:
             gemm(False, False, P, F, H, 1, &dgates[0, 0], H, &weight_ih[0, 0], F, 0, &dX[0, 0], F)
         finite = all_finite(&dgates[0, 0], P * H) and all_finite(&dh[0, 0], dh.shape[0] * H)

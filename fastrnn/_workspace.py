@@ -27,7 +27,9 @@ _lock = threading.Lock()
 def empty(shape, dtype):
     """An uninitialised C-contiguous array, like np.empty, in memory an earlier call may have used."""
     dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    nbytes = dtype.itemsize
+    for n in (shape if isinstance(shape, tuple) else (shape,)):
+        nbytes *= n  # not np.prod: this runs for every small array too, where its microseconds show
     if nbytes < MIN_BYTES:
         return np.empty(shape, dtype=dtype)
     with _lock:

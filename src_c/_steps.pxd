@@ -38,11 +38,19 @@ cdef inline void keep_final(floating* h, const floating* Y_step, Py_ssize_t b, P
 
 cdef inline void stash_inputs(floating* xh, const floating* X, Py_ssize_t P, Py_ssize_t F,
                               Py_ssize_t H) noexcept nogil:
-    """Fill the x_t and 1 columns of xh; the steps fill h_{t-1}."""
+    """Fill the x_t and 1 columns of xh; the steps fill h_{t-1} (stash_state)."""
     cdef Py_ssize_t p, n = F + H + 1
     for p in range(P):
         memcpy(xh + p * n, X + p * F, F * sizeof(floating))
         xh[p * n + F + H] = 1
+
+
+cdef inline void stash_state(floating* xh_step, const floating* hp, Py_ssize_t b, Py_ssize_t F,
+                             Py_ssize_t H) noexcept nogil:
+    """Copy a step's h_{t-1} (b, H) into the h_{t-1} columns of its b rows of xh, which start at xh_step."""
+    cdef Py_ssize_t j, n = F + H + 1
+    for j in range(b):
+        memcpy(xh_step + j * n + F, hp + j * H, H * sizeof(floating))
 
 
 cdef inline void add_weight_grads(const floating* dW, Py_ssize_t G, Py_ssize_t F, Py_ssize_t H,

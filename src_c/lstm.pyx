@@ -27,7 +27,7 @@ from libc.string cimport memcpy
 
 from _blas cimport gemm, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
-from _steps cimport state_rows, keep_final, stash_inputs, add_weight_grads
+from _steps cimport state_rows, keep_final, stash_inputs, stash_state, add_weight_grads
 from lstm cimport lstm_pointwise, lstm_pointwise_backward
 
 
@@ -71,7 +71,7 @@ def lstm_forward(
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1], G = 4 * H
-        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0, j
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0
         floating* hp
         floating* Wp
         bint finite
@@ -92,8 +92,7 @@ def lstm_forward(
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
             step_gemm(True, b, G, H, hp, H, &weight_hh[0, 0], H, 1, &gates[off, 0], G, Wp)
             if training:
-                for j in range(b):
-                    memcpy(&xh[off + j, F], hp + j * H, H * sizeof(floating))
+                stash_state(&xh[off, 0], hp, b, F, H)
                 memcpy(&c_prev[off, 0], &c[0, 0], b * H * sizeof(floating))
             lstm_pointwise(use_relu, b, H, &gates[off, 0], &bias[0], &c[0, 0], &Y[off, 0],
                            &act_c[off, 0] if training else NULL)

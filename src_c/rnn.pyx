@@ -19,11 +19,10 @@ no gates array, and h_t itself (Y) is the stash for act'.
 """
 from cython cimport floating
 from libc.stdlib cimport free
-from libc.string cimport memcpy
 
 from _blas cimport gemm, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
-from _steps cimport state_rows, keep_final, stash_inputs, add_weight_grads
+from _steps cimport state_rows, keep_final, stash_inputs, stash_state, add_weight_grads
 from rnn cimport rnn_pointwise, rnn_pointwise_backward
 
 
@@ -60,7 +59,7 @@ def rnn_forward(
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1]
-        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0, j
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0
         floating* hp
         floating* Wp
         bint finite
@@ -81,8 +80,7 @@ def rnn_forward(
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
             step_gemm(True, b, H, H, hp, H, &weight_hh[0, 0], H, 1, &Y[off, 0], H, Wp)
             if training:
-                for j in range(b):
-                    memcpy(&xh[off + j, F], hp + j * H, H * sizeof(floating))
+                stash_state(&xh[off, 0], hp, b, F, H)
             rnn_pointwise(use_relu, b, H, &Y[off, 0], &bias[0])
             b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
             keep_final(&h[0, 0], &Y[off, 0], b, b_next, H)

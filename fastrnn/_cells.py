@@ -181,7 +181,7 @@ def backward(cache, dY, dhn=None, dcn=None, grads=None, need_dX=True):
     dc = None
     if cache.cell == "lstm":
         dc = _state("dcn", dcn, B, H, dtype)
-        dW = np.empty((G * H, F + H + 1), dtype=dtype)  # scratch: the one product of all weight gradients
+        dW = empty((G * H, F + H + 1), dtype)  # scratch: the one product of all weight gradients
         _lstm.lstm_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dc, dgates, dX, dW, *grads, relu,
                            cache.reverse)
     elif cache.cell == "gru":
@@ -189,7 +189,7 @@ def backward(cache, dY, dhn=None, dcn=None, grads=None, need_dX=True):
         _gru.gru_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dgates, dgates_hh, dX, *grads, relu,
                           cache.reverse)
     else:
-        dW = np.empty((H, F + H + 1), dtype=dtype)
+        dW = empty((H, F + H + 1), dtype)
         _rnn.rnn_backward(X, bs, *weights[:2], cache.Y, *cache.stash, dY, dh, dgates, dX, dW, *grads, relu,
                           cache.reverse)
     return (dX if need_dX else None), dh, dc, grads

@@ -14,8 +14,11 @@ import threading
 
 import numpy as np
 
-# Arrays smaller than this come from np.empty: malloc reuses small blocks without faulting.
-MIN_BYTES = 1 << 20
+# Arrays smaller than this come from np.empty: malloc keeps blocks this small in its heap and reuses them without
+# faulting. Larger ones it may map fresh or return to the system (glibc's mmap and trim thresholds move with the
+# process's history), and the (P, H) arrays of a tiny model (1600 rows of 50 doubles: 640 KB) then cost a quarter
+# of its training step in page faults.
+MIN_BYTES = 1 << 16
 # The pool holds at most this many bytes, in use or free; past it, free buffers are released (largest first)
 # and, if that is not enough, the request is a plain np.empty.
 MAX_BYTES = 1 << 29

@@ -68,10 +68,11 @@ def test_axpy(dtype, n):
 
 # The kernels' own product (_gemm.h) works on register blocks of 4 rows and 32 (float) or 16 (double) columns:
 # shapes on, below and above those edges, and the LSTM's per-step shape.
-# Block edges (rows by 4, columns by the strip width of 32 floats / 16 doubles) and k past one chunk of
-# FR_KC = 128 rows: 129 and 300 (a full chunk and a partial one after it, whose products add to the first's).
+# Block edges (rows by 4, columns by the strip width of 32 floats / 16 doubles), double's half strips (a last strip
+# of 4 columns or fewer: n = 17, 50, 4) and k past one chunk of FR_KC = 128 rows: 129 and 300 (a full chunk and a
+# partial one after it, whose products add to the first's).
 PACKED_SHAPES = SHAPES + [(4, 32, 8), (5, 33, 2), (8, 16, 16), (3, 15, 7), (32, 256, 64), (33, 150, 50),
-                          (6, 40, 129), (5, 17, 300)]
+                          (6, 40, 129), (5, 17, 300), (9, 4, 5), (7, 50, 200)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -26,7 +26,7 @@ from libc.string cimport memcpy
 
 from _blas cimport gemm, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
-from _steps cimport state_rows, keep_final
+from _steps cimport state_rows, keep_final, project
 from gru cimport gru_pointwise, gru_pointwise_backward
 
 
@@ -68,22 +68,23 @@ def gru_forward(
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1], G = 3 * H
-        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0, done
         floating* hp
         floating* Wp
         bint finite
     with nogil:
-        # The input projection of all steps at once, gates = X @ W_ih^T; the bias joins in the pointwise pass.
+        # The input projection gates = X @ W_ih^T goes a chunk of steps ahead (project); the bias joins in the
+        # pointwise pass.
         bias_sum(&bias[0], &bias_ih[0], &bias_hh[0], G, 2 * H)
-        gemm(False, True, P, G, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 0, &gates[0, 0], G)
 
         Wp = pack_step(True, batch_sizes[0], H, G, &weight_hh[0, 0])
-        off = P if reverse else 0
+        off = done = P if reverse else 0
         for s in range(T):
             t = T - 1 - s if reverse else s
             b = batch_sizes[t]
             if reverse:
                 off -= b
+            done = project(reverse, done, off, b, P, batch_sizes[0], &X[0, 0], F, &weight_ih[0, 0], G, &gates[0, 0])
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
             step_gemm(True, b, G, H, hp, H, &weight_hh[0, 0], H, 0, &ah[0, 0], G, Wp)
             if training:

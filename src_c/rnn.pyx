@@ -22,7 +22,7 @@ from libc.stdlib cimport free
 
 from _blas cimport gemm, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
-from _steps cimport state_rows, keep_final, stash_inputs, stash_state, add_weight_grads
+from _steps cimport state_rows, keep_final, project, stash_inputs, stash_state, add_weight_grads
 from rnn cimport rnn_pointwise, rnn_pointwise_backward
 
 
@@ -59,24 +59,25 @@ def rnn_forward(
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1]
-        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0, done
         floating* hp
         floating* Wp
         bint finite
     with nogil:
-        # The input projection of all steps at once, Y = X @ W_ih^T; the bias joins in the pointwise pass.
+        # The input projection Y = X @ W_ih^T goes a chunk of steps ahead (project); the bias joins in the
+        # pointwise pass.
         bias_sum(&bias[0], &bias_ih[0], &bias_hh[0], H, H)
-        gemm(False, True, P, H, F, 1, &X[0, 0], F, &weight_ih[0, 0], F, 0, &Y[0, 0], H)
         if training:
             stash_inputs(&xh[0, 0], &X[0, 0], P, F, H)
 
         Wp = pack_step(True, batch_sizes[0], H, H, &weight_hh[0, 0])
-        off = P if reverse else 0
+        off = done = P if reverse else 0
         for s in range(T):
             t = T - 1 - s if reverse else s
             b = batch_sizes[t]
             if reverse:
                 off -= b
+            done = project(reverse, done, off, b, P, batch_sizes[0], &X[0, 0], F, &weight_ih[0, 0], H, &Y[0, 0])
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
             step_gemm(True, b, H, H, hp, H, &weight_hh[0, 0], H, 1, &Y[off, 0], H, Wp)
             if training:

@@ -134,6 +134,25 @@ def test_random_shapes_match_oracle(cell, seed):
         np.testing.assert_allclose(grads[name], g_ref, rtol=1e-10, atol=1e-12, err_msg=name)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reverse", REVERSE)
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_input_projection_in_chunks_matches_oracle(cell, reverse, dtype):
+    # The forward kernels compute the input projection about 256 KB of rows ahead of the steps (_steps.pxd,
+    # project): with H = 64 and 1,756 ragged rows that is 3 (RNN, float32) to 14 (LSTM, float64) chunks, whose
+    # edges fall inside steps and, in reverse, run from the end.
+    p = problem(cell, [700, 650, 403, 3], 3, 64, dtype, seed=5)
+    Y, hn, cn, grads = run_kernel(cell, p, reverse)
+    Y_ref, hn_ref, cn_ref, grads_ref = run_oracle(cell, p, reverse)
+    tol = tolerance(dtype)
+    np.testing.assert_allclose(Y, Y_ref, **tol)
+    np.testing.assert_allclose(hn, hn_ref, **tol)
+    for name, g_ref in grads_ref.items():
+        # A weight gradient sums 1,756 rows' terms: in float32 its rounding error grows with the sum's magnitude.
+        atol = tol["atol"] if dtype == np.float64 else 1e-4 * np.abs(g_ref).max()
+        np.testing.assert_allclose(grads[name], g_ref, rtol=tol["rtol"], atol=atol, err_msg=name)
+
+
 @pytest.mark.parametrize("reverse", REVERSE)
 @pytest.mark.parametrize("lengths, F, H", [([1], 1, 1), ([4, 2, 2, 1], 2, 3), ([3, 3], 1, 5)])
 @pytest.mark.parametrize("cell", CELLS)

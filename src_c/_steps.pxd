@@ -48,18 +48,19 @@ cdef inline Py_ssize_t project(bint reverse, Py_ssize_t done, Py_ssize_t off, Py
     chunk of rows if it does not, and return the new extent: rows 0 : done are computed when not reverse (done = 0
     before the first step), rows done : P when reverse (done = P before the first). B is the most rows a step has;
     when fewer than 4 steps' products fit in a chunk, the cache cannot hold them anyway, and all P rows are
-    computed at the first step (one GEMM, which lays out W once)."""
+    computed at the first step (one GEMM, which lays out W once). A chunk holds at least B rows and the steps come
+    in their order, so the chunk next to `done` always covers the step."""
     cdef Py_ssize_t lo, hi, chunk = PROJECT_BYTES // (G * sizeof(floating)) + 1
     if chunk < 4 * B:
         chunk = P
     if reverse:
         if off >= done:
             return done
-        lo, hi = max(0, min(off, done - chunk)), done
+        lo, hi = max(0, done - chunk), done
     else:
         if off + b <= done:
             return done
-        lo, hi = done, min(P, max(off + b, done + chunk))
+        lo, hi = done, min(P, done + chunk)
     gemm(False, True, hi - lo, G, F, 1, X + lo * F, F, W, F, 0, out + lo * G, G)
     return lo if reverse else hi
 

@@ -76,18 +76,13 @@ cdef inline void step_gemm(bint trans_b, int m, int n, int k, const floating* A,
                            const floating* packed=NULL) noexcept nogil:
     """C (m, n) = A (m, k) @ op(B) + beta * C: the per-step recurrent product of the kernels.
 
-    m is the number of live sequences at a step, often 1 (one stream, or the tail of a ragged batch), where
-    BLAS's GEMM pays for packing panels it never reuses; a single row is a GEMV on B instead. Several rows use
-    `packed` (op(B) from pack_step, made once for all the steps) when given, BLAS's GEMM otherwise.
+    m is the number of live sequences at a step, often 1 (one stream, or the tail of a ragged batch). The own
+    product runs on `packed` (op(B) from pack_step, made once for all the steps) when given, one row included.
+    Without it, a single row is BLAS's GEMV (its GEMM would pay for packing panels it never reuses), several rows
+    BLAS's GEMM.
     """
     cdef Py_ssize_t i, j
-    if m == 1:
-        # row @ op(B) is op(B)^T @ row: B (n, k) when trans_b, else B (k, n).
-        if trans_b:
-            gemv(False, n, k, <floating> 1, B, ldb, A, beta, C)
-        else:
-            gemv(True, k, n, <floating> 1, B, ldb, A, beta, C)
-    elif packed != NULL:
+    if packed != NULL:
         if beta != 0 and beta != 1:
             for i in range(m):
                 for j in range(n):
@@ -96,5 +91,11 @@ cdef inline void step_gemm(bint trans_b, int m, int n, int k, const floating* A,
             fr_gemm_f(m, n, k, A, lda, packed, C, ldc, beta != 0)
         else:
             fr_gemm_d(m, n, k, A, lda, packed, C, ldc, beta != 0)
+    elif m == 1:
+        # row @ op(B) is op(B)^T @ row: B (n, k) when trans_b, else B (k, n).
+        if trans_b:
+            gemv(False, n, k, <floating> 1, B, ldb, A, beta, C)
+        else:
+            gemv(True, k, n, <floating> 1, B, ldb, A, beta, C)
     else:
         gemm(False, trans_b, m, n, k, <floating> 1, A, lda, B, ldb, beta, C, ldc)

@@ -36,7 +36,7 @@ def axpy_check(double alpha, const floating[::1] x, floating[::1] y):
 def step_gemm_check(bint trans_b, const floating[:, ::1] A, const floating[:, ::1] B, double beta,
                     floating[:, ::1] C, bint packed=False):
     """C = A @ op(B) + beta * C; with packed, through pack_step's layout (fastrnn's own product) when it applies.
-    Returns whether the own product ran (pack_step gave a layout and C has several rows)."""
+    Returns whether the own product ran (pack_step gave a layout)."""
     cdef int m = C.shape[0], n = C.shape[1], k = A.shape[1]
     cdef floating* Bp = NULL
     with nogil:
@@ -44,4 +44,4 @@ def step_gemm_check(bint trans_b, const floating[:, ::1] A, const floating[:, ::
             Bp = pack_step(trans_b, m, k, n, &B[0, 0])
         step_gemm(trans_b, m, n, k, &A[0, 0], A.shape[1], &B[0, 0], B.shape[1], <floating> beta, &C[0, 0], n, Bp)
         free(Bp)
-    return Bp != NULL and m > 1
+    return Bp != NULL

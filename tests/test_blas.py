@@ -5,7 +5,7 @@ import pytest
 from fastrnn._blas_check import axpy_check, gemm_check, gemv_check, step_gemm_check
 
 DTYPES = [np.float32, np.float64]
-# (m, n, k): square, skinny, the 1 x 1 and k = 1 edge cases, one row (the GEMV path of step_gemm), odd sizes.
+# (m, n, k): square, skinny, the 1 x 1 and k = 1 edge cases, one row (BLAS's GEMV in step_gemm without packing), odd sizes.
 SHAPES = [(4, 5, 3), (1, 1, 1), (3, 4, 1), (1, 7, 5), (6, 1, 9), (17, 13, 11)]
 
 
@@ -71,8 +71,12 @@ def test_axpy(dtype, n):
 # Block edges (rows by 4, columns by the strip width of 32 floats / 16 doubles), double's half strips (a last strip
 # of 4 columns or fewer: n = 17, 50, 4) and k past one chunk of FR_KC = 128 rows: 129 and 300 (a full chunk and a
 # partial one after it, whose products add to the first's).
+# One row runs groups of 4 strips, then 1 to 3 strips and a partial one as blocks: n = 64 and 128 (whole groups
+# in double and float), 150 and 50 (groups, strips and a partial strip, a half one in double), 512 by k = 128
+# (a streaming LSTM's step), k past one chunk (300).
 PACKED_SHAPES = SHAPES + [(4, 32, 8), (5, 33, 2), (8, 16, 16), (3, 15, 7), (32, 256, 64), (33, 150, 50),
-                          (6, 40, 129), (5, 17, 300), (9, 4, 5), (7, 50, 200)]
+                          (6, 40, 129), (5, 17, 300), (9, 4, 5), (7, 50, 200),
+                          (1, 64, 3), (1, 128, 300), (1, 150, 37), (1, 50, 9), (1, 512, 128)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -81,15 +85,15 @@ PACKED_SHAPES = SHAPES + [(4, 32, 8), (5, 33, 2), (8, 16, 16), (3, 15, 7), (32, 
 @pytest.mark.parametrize("beta", [0.0, 1.0])
 @pytest.mark.parametrize("packed", [False, True])
 def test_step_gemm(dtype, m, n, k, trans_b, beta, packed):
-    # m == 1 takes the GEMV path, several rows BLAS's GEMM or (packed) fastrnn's own product; all must agree
-    # with NumPy, with and without accumulation.
+    # Without packing, m == 1 takes BLAS's GEMV and several rows BLAS's GEMM; packed, fastrnn's own product (its
+    # one-row loop at m == 1). All must agree with NumPy, with and without accumulation.
     rng = np.random.default_rng(4)
     A, B, C = (rng.standard_normal(s).astype(dtype) for s in [(m, k), (k, n), (m, n)])
     C[0, 0] = np.nan if beta == 0 else C[0, 0]  # beta = 0 overwrites, NaN included (as BLAS)
     expected = A @ B + (beta * C if beta else 0)
     out = C.copy()
     own = step_gemm_check(trans_b, A, stored(B, trans_b), dtype(beta), out, packed)
-    assert own == (packed and m > 1)
+    assert own == packed
     np.testing.assert_allclose(out, expected, **tol(dtype))
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _gru, _lstm, _rnn
+from ._threads import own_product
 from ._workspace import empty
 
 # cell name -> gates per hidden unit
@@ -119,22 +120,24 @@ def forward(cell, X, batch_sizes, weights, h0=None, c0=None, reverse=False, trai
     Y = empty((P, H), dtype)
     rows = P if training else 0
     relu = activation == "relu"
+    own = own_product(B, GATES[cell], H)
     bias = empty(GATES[cell] * H, dtype)  # scratch for the kernel's sum of the biases
     cn = None
     if cell == "lstm":
         cn = _state("c0", c0, B, H, dtype)
         gates, xh = empty((P, 4 * H), dtype), empty((rows, F + H + 1), dtype)
         c_prev, act_c = empty((rows, H), dtype), empty((rows, H), dtype)
-        _lstm.lstm_forward(X, bs, *weights, bias, h, cn, Y, gates, xh, c_prev, act_c, relu, reverse, training)
+        _lstm.lstm_forward(X, bs, *weights, bias, h, cn, Y, gates, xh, c_prev, act_c, relu, reverse, training,
+                           own)
         stash = (gates, xh, c_prev, act_c)
     elif cell == "gru":
         gates = empty((P, 3 * H), dtype)
         ah, h_prev, ah_n = empty((B, 3 * H), dtype), empty((rows, H), dtype), empty((rows, H), dtype)
-        _gru.gru_forward(X, bs, *weights, bias, h, Y, gates, ah, h_prev, ah_n, relu, reverse, training)
+        _gru.gru_forward(X, bs, *weights, bias, h, Y, gates, ah, h_prev, ah_n, relu, reverse, training, own)
         stash = (gates, h_prev, ah_n)
     else:
         xh = empty((rows, F + H + 1), dtype)
-        _rnn.rnn_forward(X, bs, *weights, bias, h, Y, xh, relu, reverse, training)
+        _rnn.rnn_forward(X, bs, *weights, bias, h, Y, xh, relu, reverse, training, own)
         stash = (xh,)
     cache = Cache(cell, activation, X, bs, weights, Y, stash, bool(reverse)) if training else None
     return Y, h, cn, cache
@@ -178,18 +181,19 @@ def backward(cache, dY, dhn=None, dcn=None, grads=None, need_dX=True):
     G = GATES[cache.cell]
     dgates = empty((P, G * H), dtype)
     relu = cache.activation == "relu"
+    own = own_product(B, G, H)
     dc = None
     if cache.cell == "lstm":
         dc = _state("dcn", dcn, B, H, dtype)
         dW = empty((G * H, F + H + 1), dtype)  # scratch: the one product of all weight gradients
         _lstm.lstm_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dc, dgates, dX, dW, *grads, relu,
-                           cache.reverse)
+                           cache.reverse, own)
     elif cache.cell == "gru":
         dgates_hh = empty((P, G * H), dtype)
         _gru.gru_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dgates, dgates_hh, dX, *grads, relu,
-                          cache.reverse)
+                          cache.reverse, own)
     else:
         dW = empty((H, F + H + 1), dtype)
         _rnn.rnn_backward(X, bs, *weights[:2], cache.Y, *cache.stash, dY, dh, dgates, dX, dW, *grads, relu,
-                          cache.reverse)
+                          cache.reverse, own)
     return (dX if need_dX else None), dh, dc, grads

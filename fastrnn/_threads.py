@@ -1,9 +1,12 @@
-"""When BLAS may use threads.
+"""When BLAS may use threads, and who runs the per-step products.
 
 OpenBLAS splits even small products across its threads, and the per-step products of a recurrent layer are
 small: on 2 cores a GRU(64) at batch 32 trains 4x slower with 2 BLAS threads than with 1, the threads spending
 the step synchronising. So a product of fewer than `SMALL_STEP` multiply-adds per step runs single-threaded;
 larger ones keep the thread count the user set (threadpoolctl, OMP_NUM_THREADS, OPENBLAS_NUM_THREADS).
+
+The kernels' own per-step product (src_c/_gemm.h) runs on one thread and beats one-threaded BLAS at every size
+measured; several BLAS threads beat it on a large step. `own_product` is that rule.
 """
 import contextlib
 
@@ -15,13 +18,28 @@ SMALL_STEP = 1 << 22
 _blas = None
 
 
+def _blas_libraries():
+    global _blas
+    if _blas is None:
+        _blas = ThreadpoolController().select(user_api="blas")
+    return _blas
+
+
+def blas_threads():
+    """The most threads any BLAS library of the process may use now (a threadpool_limits context included)."""
+    return max((lib.num_threads for lib in _blas_libraries().lib_controllers), default=1)
+
+
+def own_product(rows, gates, hidden):
+    """Whether a layer's per-step products (rows live sequences, (rows, hidden) @ (hidden, gates * hidden)) run on
+    the kernels' own product rather than BLAS's: below SMALL_STEP multiply-adds, or when BLAS has one thread."""
+    return rows * gates * hidden * hidden < SMALL_STEP or blas_threads() == 1
+
+
 def step_threads(rows, network):
     """A context in which BLAS runs single-threaded when the per-step products of `network` at `rows` live
     sequences are small, and unchanged otherwise."""
-    global _blas
     work = max(rows * g * h * h for g, h in network.step_shapes())
     if work >= SMALL_STEP:
         return contextlib.nullcontext()
-    if _blas is None:
-        _blas = ThreadpoolController().select(user_api="blas")
-    return _blas.limit(limits=1)
+    return _blas_libraries().limit(limits=1)

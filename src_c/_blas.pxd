@@ -49,8 +49,6 @@ cdef inline void axpy(int n, floating alpha, const floating* x, floating* y) noe
 
 
 cdef extern from "_gemm.h" nogil:
-    int FR_GEMM_MAX_B
-    long FR_GEMM_MAX_MACS
     float* fr_pack_f(int trans_b, Py_ssize_t k, Py_ssize_t n, const float* B)
     double* fr_pack_d(int trans_b, Py_ssize_t k, Py_ssize_t n, const double* B)
     void fr_gemm_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A, Py_ssize_t lda, const float* Bp,
@@ -59,11 +57,11 @@ cdef extern from "_gemm.h" nogil:
                    double* C, Py_ssize_t ldc, int add)
 
 
-cdef inline floating* pack_step(bint trans_b, int m, int k, int n, const floating* B) noexcept nogil:
-    """op(B) (k, n) laid out for step_gemm's own product (_gemm.h) on up to m rows, to pass as its `packed` and
-    free() after the loop; NULL where BLAS is the faster (a B too large for the cache, or a product large enough
-    for BLAS's threads) or memory is short (step_gemm then uses BLAS). B is (n, k) when trans_b, else (k, n)."""
-    if <Py_ssize_t> k * n > FR_GEMM_MAX_B or <Py_ssize_t> m * k * n >= FR_GEMM_MAX_MACS:
+cdef inline floating* pack_step(bint own, bint trans_b, int k, int n, const floating* B) noexcept nogil:
+    """op(B) (k, n) laid out for step_gemm's own product (_gemm.h), to pass as its `packed` and free() after the
+    loop; NULL when not own (the caller's choice: fastrnn/_threads.py, own_product) or memory is short (step_gemm
+    then uses BLAS). B is (n, k) when trans_b, else (k, n)."""
+    if not own:
         return NULL
     if floating is float:
         return fr_pack_f(trans_b, k, n, B)

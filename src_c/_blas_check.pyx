@@ -41,7 +41,7 @@ def step_gemm_check(bint trans_b, const floating[:, ::1] A, const floating[:, ::
     cdef floating* Bp = NULL
     with nogil:
         if packed:
-            Bp = pack_step(trans_b, m, k, n, &B[0, 0])
+            Bp = pack_step(True, trans_b, k, n, &B[0, 0])
         step_gemm(trans_b, m, n, k, &A[0, 0], A.shape[1], &B[0, 0], B.shape[1], <floating> beta, &C[0, 0], n, Bp)
         free(Bp)
     return Bp != NULL

@@ -17,8 +17,10 @@
  * GCC's vector extensions give the 64-byte vectors; each clone of fr_gemm (target_clones, see FR_DISPATCH in
  * _fastmath.h) maps them onto its own registers (one zmm, two ymm, four xmm). Measured against scipy's OpenBLAS
  * at 1 thread, m = 32: 1.7x faster in float32 and 1.0-1.4x in float64 for n = 150..256, k = 50..64; one row
- * has a loop of its own (fr_row), 1.3-1.6x faster than BLAS's GEMV; slower once B outgrows the L2 cache
- * (FR_GEMM_MAX_B), and against several BLAS threads on a large step (FR_GEMM_MAX_MACS).
+ * has a loop of its own (fr_row), 1.3-1.6x faster than BLAS's GEMV. B beyond the L2 cache costs it no more than
+ * BLAS, which reads B once per step too and copies it besides: float32 m 64, n 1024, k 256 (a medium LSTM's step)
+ * 109 against 85 GFLOP/s, m 128, n 4096, k 1024 96 against 80, m 4, n 4096, k 1024 64 against 9.5. Only
+ * several BLAS threads on a large step beat it (fastrnn/_threads.py, own_product, decides).
  */
 #ifndef FASTRNN_GEMM_H
 #define FASTRNN_GEMM_H
@@ -31,11 +33,6 @@
 
 #define FR_MR 4
 #define FR_KC 128
-/* Largest k * n (elements of B) for which fr_gemm beats BLAS here: B must stay in the L2 cache across steps. */
-#define FR_GEMM_MAX_B 65536
-/* fr_gemm runs on one thread. From this many multiply-adds per step (m * k * n) BLAS's threads pay, and the
- * estimators leave them on (SMALL_STEP in fastrnn/_threads.py): BLAS takes those products. */
-#define FR_GEMM_MAX_MACS (1L << 22)
 
 /* Per dtype T: Bp = B (k, n) in strips (fr_pack_*), and C += A @ B (fr_gemm_*). */
 #define FR_GEMM(T, SUFFIX)                                                                                     \
@@ -64,6 +61,14 @@ FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, co
                                  const T *strip, T *C, ptrdiff_t ldc, int add) {                               \
     fr_vec_##SUFFIX acc[FR_MR][2], b0, b1;                                                                     \
     for (int r = 0; r < FR_MR; r++) acc[r][0] = acc[r][1] = (fr_vec_##SUFFIX){0};                              \
+    /* The block's rows of C (up to 3 cache lines each) are fetched while the k loop runs: a step's C is the    \
+     * input projection, computed long before and often in the L3 cache or memory by now, and waiting for it    \
+     * after the loop cost 15-20% (m 64, n 1024, k 256 with C cold: float32 90 -> 106, float64 43 -> 53 GFLOP/s). */ \
+    for (int r = 0; r < mr; r++) {                                                                             \
+        __builtin_prefetch(C + r * ldc, 1);                                                                    \
+        __builtin_prefetch(C + r * ldc + FR_NR_##SUFFIX / 2, 1);                                               \
+        __builtin_prefetch(C + r * ldc + FR_NR_##SUFFIX - 1, 1);                                               \
+    }                                                                                                          \
     for (ptrdiff_t kk = 0; kk < k; kk++) {                                                                     \
         memcpy(&b0, strip + kk * FR_NR_##SUFFIX, sizeof b0);                                                   \
         if (!half) memcpy(&b1, strip + kk * FR_NR_##SUFFIX + FR_NR_##SUFFIX / 2, sizeof b1);                   \

@@ -47,6 +47,7 @@ def gru_forward(
     bint use_relu,
     bint reverse,
     bint training,
+    bint own_product,
 ):
     """Run the GRU over a packed batch, writing Y, the final state and (when training) the stash.
 
@@ -65,6 +66,7 @@ def gru_forward(
     use_relu : relu instead of tanh for n.
     reverse : walk the steps from T-1 down to 0.
     training : fill the stash the backward needs.
+    own_product : the per-step products on the own product (_gemm.h), not BLAS (fastrnn/_threads.py decides).
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1], G = 3 * H
@@ -77,7 +79,7 @@ def gru_forward(
         # pointwise pass.
         bias_sum(&bias[0], &bias_ih[0], &bias_hh[0], G, 2 * H)
 
-        Wp = pack_step(True, batch_sizes[0], H, G, &weight_hh[0, 0])
+        Wp = pack_step(own_product, True, H, G, &weight_hh[0, 0])
         off = done = P if reverse else 0
         for s in range(T):
             t = T - 1 - s if reverse else s
@@ -121,12 +123,14 @@ def gru_backward(
     floating[::1] dbias_hh,
     bint use_relu,
     bint reverse,
+    bint own_product,
 ):
     """Backpropagate through a GRU forward pass run with training=True and the same arguments.
 
     Parameters
     ----------
     X, batch_sizes, weight_ih, weight_hh, use_relu, reverse : as given to gru_forward.
+    own_product : as for gru_forward (the same choice or not: only the speed differs).
     gates, h_prev, ah_n : the stash gru_forward filled.
     dY : (P, H) dL/dY.
     dh : (B, H) in: dL/dh_n; out: dL/dh0.
@@ -141,7 +145,7 @@ def gru_backward(
         floating* Wp
         bint finite
     with nogil:
-        Wp = pack_step(False, batch_sizes[0], G, H, &weight_hh[0, 0])
+        Wp = pack_step(own_product, False, G, H, &weight_hh[0, 0])
         off = 0 if reverse else P
         for s in range(T):
             t = s if reverse else T - 1 - s

@@ -49,6 +49,7 @@ def lstm_forward(
     bint use_relu,
     bint reverse,
     bint training,
+    bint own_product,
 ):
     """Run the LSTM over a packed batch, writing Y, the final states and (when training) the stash.
 
@@ -68,6 +69,7 @@ def lstm_forward(
     use_relu : relu instead of tanh for g and the output.
     reverse : walk the steps from T-1 down to 0.
     training : fill the stash the backward needs.
+    own_product : the per-step products on the own product (_gemm.h), not BLAS (fastrnn/_threads.py decides).
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1], G = 4 * H
@@ -82,7 +84,7 @@ def lstm_forward(
         if training:
             stash_inputs(&xh[0, 0], &X[0, 0], P, F, H)
 
-        Wp = pack_step(True, batch_sizes[0], H, G, &weight_hh[0, 0])
+        Wp = pack_step(own_product, True, H, G, &weight_hh[0, 0])
         off = done = P if reverse else 0
         for s in range(T):
             t = T - 1 - s if reverse else s
@@ -129,12 +131,14 @@ def lstm_backward(
     floating[::1] dbias_hh,
     bint use_relu,
     bint reverse,
+    bint own_product,
 ):
     """Backpropagate through an LSTM forward pass run with training=True and the same arguments.
 
     Parameters
     ----------
     X, batch_sizes, weight_ih, weight_hh, use_relu, reverse : as given to lstm_forward.
+    own_product : as for lstm_forward (the same choice or not: only the speed differs).
     gates, xh, c_prev, act_c : the stash lstm_forward filled.
     dY : (P, H) dL/dY.
     dh, dc : (B, H) in: dL/dh_n, dL/dc_n; out: dL/dh0, dL/dc0.
@@ -149,7 +153,7 @@ def lstm_backward(
         floating* Wp
         bint finite
     with nogil:
-        Wp = pack_step(False, batch_sizes[0], G, H, &weight_hh[0, 0])
+        Wp = pack_step(own_product, False, G, H, &weight_hh[0, 0])
         off = 0 if reverse else P
         for s in range(T):
             t = s if reverse else T - 1 - s

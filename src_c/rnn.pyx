@@ -40,6 +40,7 @@ def rnn_forward(
     bint use_relu,
     bint reverse,
     bint training,
+    bint own_product,
 ):
     """Run the RNN over a packed batch, writing Y, the final state and (when training) the stash.
 
@@ -56,6 +57,7 @@ def rnn_forward(
     use_relu : relu activation instead of tanh.
     reverse : walk the steps from T-1 down to 0.
     training : fill the stash the backward needs.
+    own_product : the per-step products on the own product (_gemm.h), not BLAS (fastrnn/_threads.py decides).
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1]
@@ -70,7 +72,7 @@ def rnn_forward(
         if training:
             stash_inputs(&xh[0, 0], &X[0, 0], P, F, H)
 
-        Wp = pack_step(True, batch_sizes[0], H, H, &weight_hh[0, 0])
+        Wp = pack_step(own_product, True, H, H, &weight_hh[0, 0])
         off = done = P if reverse else 0
         for s in range(T):
             t = T - 1 - s if reverse else s
@@ -112,12 +114,14 @@ def rnn_backward(
     floating[::1] dbias_hh,
     bint use_relu,
     bint reverse,
+    bint own_product,
 ):
     """Backpropagate through an RNN forward pass run with training=True and the same arguments.
 
     Parameters
     ----------
     X, batch_sizes, weight_ih, weight_hh, use_relu, reverse : as given to rnn_forward.
+    own_product : as for rnn_forward (the same choice or not: only the speed differs).
     Y, xh : the outputs and the stash rnn_forward filled.
     dY : (P, H) dL/dY.
     dh : (B, H) in: dL/dh_n; out: dL/dh0.
@@ -132,7 +136,7 @@ def rnn_backward(
         floating* Wp
         bint finite
     with nogil:
-        Wp = pack_step(False, batch_sizes[0], H, H, &weight_hh[0, 0])
+        Wp = pack_step(own_product, False, H, H, &weight_hh[0, 0])
         off = 0 if reverse else P
         for s in range(T):
             t = s if reverse else T - 1 - s

@@ -97,12 +97,15 @@ def test_step_gemm(dtype, m, n, k, trans_b, beta, packed):
     np.testing.assert_allclose(out, expected, **tol(dtype))
 
 
-@pytest.mark.parametrize("m, n, k", [(4, 300, 300), (64, 256, 256)])
-def test_step_gemm_leaves_large_products_to_blas(m, n, k):
-    """A B beyond the cache-sized limit, or a step of 2^22 multiply-adds or more (where BLAS's threads pay), is not
-    packed: BLAS's GEMM runs."""
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_step_gemm_beyond_the_l2_cache(dtype):
+    # The own product takes any B: here 2 MB (float64) or 1 MB (float32), a medium LSTM's W_hh, at 5 rows and 1.
     rng = np.random.default_rng(5)
-    A, B = rng.standard_normal((m, k)), rng.standard_normal((k, n))
-    out = np.zeros((m, n))
-    assert not step_gemm_check(False, A, B, 0.0, out, True)
-    np.testing.assert_allclose(out, A @ B, **tol(np.float64))
+    A, B = rng.standard_normal((5, 256)).astype(dtype), rng.standard_normal((1024, 256)).astype(dtype)
+    for rows in (A, A[:1]):
+        out = np.empty((len(rows), 1024), dtype)
+        assert step_gemm_check(True, rows, B, 0.0, out, True)
+        exact = rows.astype(np.float64) @ B.T.astype(np.float64)
+        # Rounding of a float32 sum grows with the sum of the terms' magnitudes (about 200 here).
+        bound = np.abs(rows).astype(np.float64) @ np.abs(B).T * np.finfo(dtype).eps * 4
+        assert np.all(np.abs(out - exact) <= bound)

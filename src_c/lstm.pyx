@@ -27,7 +27,8 @@ from libc.string cimport memcpy
 
 from _blas cimport gemm, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
-from _steps cimport state_rows, keep_final, project, stash_inputs, stash_state, add_weight_grads
+from _steps cimport pack_projection, state_rows, keep_final, project
+from _steps cimport stash_inputs, stash_state, add_weight_grads
 from lstm cimport lstm_pointwise, lstm_pointwise_backward
 
 
@@ -76,6 +77,7 @@ def lstm_forward(
         Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0, done
         floating* hp
         floating* Wp
+        floating* Wx
         bint finite
     with nogil:
         # The input projection gates = X @ W_ih^T goes a chunk of steps ahead (project); the bias joins in the
@@ -85,13 +87,14 @@ def lstm_forward(
             stash_inputs(&xh[0, 0], &X[0, 0], P, F, H)
 
         Wp = pack_step(own_product, True, H, G, &weight_hh[0, 0])
+        Wx = pack_projection(own_product, batch_sizes[0], F, G, &weight_ih[0, 0])
         off = done = P if reverse else 0
         for s in range(T):
             t = T - 1 - s if reverse else s
             b = batch_sizes[t]
             if reverse:
                 off -= b
-            done = project(reverse, done, off, b, P, batch_sizes[0], &X[0, 0], F, &weight_ih[0, 0], G, &gates[0, 0])
+            done = project(reverse, done, off, b, P, batch_sizes[0], &X[0, 0], F, &weight_ih[0, 0], Wx, G, &gates[0, 0])
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
             step_gemm(True, b, G, H, hp, H, &weight_hh[0, 0], H, 1, &gates[off, 0], G, Wp)
             if training:
@@ -105,6 +108,7 @@ def lstm_forward(
             if not reverse:
                 off += b
         free(Wp)
+        free(Wx)
         finite = all_finite(&Y[0, 0], P * H) and all_finite(&c[0, 0], c.shape[0] * H)
     if not finite:
         raise FloatingPointError("non-finite value in the LSTM forward pass")

@@ -22,7 +22,8 @@ from libc.stdlib cimport free
 
 from _blas cimport gemm, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
-from _steps cimport state_rows, keep_final, project, stash_inputs, stash_state, add_weight_grads
+from _steps cimport pack_projection, state_rows, keep_final, project
+from _steps cimport stash_inputs, stash_state, add_weight_grads
 from rnn cimport rnn_pointwise, rnn_pointwise_backward
 
 
@@ -64,6 +65,7 @@ def rnn_forward(
         Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0, done
         floating* hp
         floating* Wp
+        floating* Wx
         bint finite
     with nogil:
         # The input projection Y = X @ W_ih^T goes a chunk of steps ahead (project); the bias joins in the
@@ -73,13 +75,14 @@ def rnn_forward(
             stash_inputs(&xh[0, 0], &X[0, 0], P, F, H)
 
         Wp = pack_step(own_product, True, H, H, &weight_hh[0, 0])
+        Wx = pack_projection(own_product, batch_sizes[0], F, H, &weight_ih[0, 0])
         off = done = P if reverse else 0
         for s in range(T):
             t = T - 1 - s if reverse else s
             b = batch_sizes[t]
             if reverse:
                 off -= b
-            done = project(reverse, done, off, b, P, batch_sizes[0], &X[0, 0], F, &weight_ih[0, 0], H, &Y[0, 0])
+            done = project(reverse, done, off, b, P, batch_sizes[0], &X[0, 0], F, &weight_ih[0, 0], Wx, H, &Y[0, 0])
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
             step_gemm(True, b, H, H, hp, H, &weight_hh[0, 0], H, 1, &Y[off, 0], H, Wp)
             if training:
@@ -91,6 +94,7 @@ def rnn_forward(
             if not reverse:
                 off += b
         free(Wp)
+        free(Wx)
         finite = all_finite(&Y[0, 0], P * H)
     if not finite:
         raise FloatingPointError("non-finite value in the RNN forward pass")

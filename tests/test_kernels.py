@@ -155,11 +155,14 @@ def test_random_shapes_match_oracle(cell, seed):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reverse", REVERSE)
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_input_projection_in_chunks_matches_oracle(cell, reverse, dtype):
-    # The forward kernels compute the input projection about 256 KB of rows ahead of the steps (_steps.pxd,
-    # project): with H = 64 and 1,756 ragged rows that is 3 (RNN, float32) to 14 (LSTM, float64) chunks, whose
-    # edges fall inside steps and, in reverse, run from the end.
-    p = problem(cell, [700, 650, 403, 3], 3, 64, dtype, seed=5)
+@pytest.mark.parametrize("own, lengths", [(False, [700, 650, 403, 3]), (True, [700, 650, 403, 3]), (True, [900])])
+def test_input_projection_matches_oracle(cell, reverse, dtype, own, lengths, monkeypatch):
+    # The forward kernels compute the input projection (_steps.pxd, project) step by step with the own product,
+    # and about 256 KB of rows ahead of the steps with BLAS's (forced here: large steps at several BLAS threads)
+    # or for a single sequence: with H = 64 and 1,756 ragged rows that is 3 (RNN, float32) to 14 (LSTM, float64)
+    # chunks, whose edges fall inside steps and, in reverse, run from the end.
+    monkeypatch.setattr(_cells, "own_product", lambda rows, gates, hidden: own)
+    p = problem(cell, lengths, 3, 64, dtype, seed=5)
     Y, hn, cn, grads = run_kernel(cell, p, reverse)
     Y_ref, hn_ref, cn_ref, grads_ref = run_oracle(cell, p, reverse)
     tol = tolerance(dtype)

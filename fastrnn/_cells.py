@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _gru, _lstm, _rnn
-from ._threads import own_product
+from ._threads import blas_threads, own_product
 from ._workspace import empty
 
 # cell name -> gates per hidden unit
@@ -182,18 +182,20 @@ def backward(cache, dY, dhn=None, dcn=None, grads=None, need_dX=True):
     dgates = empty((P, G * H), dtype)
     relu = cache.activation == "relu"
     own = own_product(B, G, H)
+    # The whole-sequence products are large: several BLAS threads pay there whatever the step's size.
+    own_sequence = blas_threads() == 1
     dc = None
     if cache.cell == "lstm":
         dc = _state("dcn", dcn, B, H, dtype)
         dW = empty((G * H, F + H + 1), dtype)  # scratch: the one product of all weight gradients
         _lstm.lstm_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dc, dgates, dX, dW, *grads, relu,
-                           cache.reverse, own)
+                           cache.reverse, own, own_sequence)
     elif cache.cell == "gru":
         dgates_hh = empty((P, G * H), dtype)
         _gru.gru_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dgates, dgates_hh, dX, *grads, relu,
-                          cache.reverse, own)
+                          cache.reverse, own, own_sequence)
     else:
         dW = empty((H, F + H + 1), dtype)
         _rnn.rnn_backward(X, bs, *weights[:2], cache.Y, *cache.stash, dY, dh, dgates, dX, dW, *grads, relu,
-                          cache.reverse, own)
+                          cache.reverse, own, own_sequence)
     return (dX if need_dX else None), dh, dc, grads

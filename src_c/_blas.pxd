@@ -55,6 +55,10 @@ cdef extern from "_gemm.h" nogil:
                    float* C, Py_ssize_t ldc, int add)
     void fr_gemm_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A, Py_ssize_t lda, const double* Bp,
                    double* C, Py_ssize_t ldc, int add)
+    void fr_gemm_tn_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A, Py_ssize_t lda, const float* B,
+                      Py_ssize_t ldb, float* C, Py_ssize_t ldc, int add)
+    void fr_gemm_tn_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A, Py_ssize_t lda, const double* B,
+                      Py_ssize_t ldb, double* C, Py_ssize_t ldc, int add)
 
 
 cdef inline floating* pack_step(bint own, bint trans_b, int k, int n, const floating* B) noexcept nogil:
@@ -97,3 +101,26 @@ cdef inline void step_gemm(bint trans_b, int m, int n, int k, const floating* A,
             gemv(True, k, n, <floating> 1, B, ldb, A, beta, C)
     else:
         gemm(False, trans_b, m, n, k, <floating> 1, A, lda, B, ldb, beta, C, ldc)
+
+
+cdef inline bint wide_product(int n, const floating* any) noexcept nogil:
+    """Whether an output of n columns fills at least one vector (64 bytes) of the own product's register blocks,
+    which compute whole strips of two vectors: narrower, most of every block is wasted and BLAS does better (a
+    tiny GRU's training in float64, F = 1: 2.7% slower with its dW_ih and dX on the own product). `any` only
+    gives the dtype."""
+    return n * <int> sizeof(floating) >= 64
+
+
+cdef inline void gemm_tn(bint own, int m, int n, int k, const floating* A, int lda, const floating* B, int ldb,
+                         bint add, floating* C, int ldc) noexcept nogil:
+    """C (m, n) = A^T B, or += when add, for A (k, m) and B (k, n): the backward's whole-sequence weight gradients,
+    k the packed rows. own: fastrnn's product (_gemm.h, fr_gemm_tn), which skips BLAS's copies of A and B; the
+    caller's choice (fastrnn/_threads.py, blas_threads: BLAS's threads pay on these large products). BLAS still
+    takes a C narrower than one vector (wide_product)."""
+    if own and wide_product(n, A):
+        if floating is float:
+            fr_gemm_tn_f(m, n, k, A, lda, B, ldb, C, ldc, add)
+        else:
+            fr_gemm_tn_d(m, n, k, A, lda, B, ldb, C, ldc, add)
+    else:
+        gemm(True, False, m, n, k, <floating> 1, A, lda, B, ldb, <floating> (1 if add else 0), C, ldc)

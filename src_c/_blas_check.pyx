@@ -7,7 +7,7 @@ from cython cimport floating
 
 from libc.stdlib cimport free
 
-from _blas cimport gemm, gemv, axpy, pack_step, step_gemm
+from _blas cimport gemm, gemm_tn, gemv, axpy, pack_step, step_gemm
 
 
 def gemm_check(bint trans_a, bint trans_b, double alpha, const floating[:, ::1] A,
@@ -45,3 +45,10 @@ def step_gemm_check(bint trans_b, const floating[:, ::1] A, const floating[:, ::
         step_gemm(trans_b, m, n, k, &A[0, 0], A.shape[1], &B[0, 0], B.shape[1], <floating> beta, &C[0, 0], n, Bp)
         free(Bp)
     return Bp != NULL
+
+
+def gemm_tn_check(bint own, const floating[:, ::1] A, const floating[:, ::1] B, bint add, floating[:, ::1] C):
+    """C = A^T B, or += when add; own: fastrnn's product, else BLAS's."""
+    with nogil:
+        gemm_tn(own, C.shape[0], C.shape[1], A.shape[0], &A[0, 0], A.shape[1], &B[0, 0], B.shape[1], add,
+                &C[0, 0], C.shape[1])

@@ -24,7 +24,7 @@ from cython cimport floating
 from libc.stdlib cimport free
 from libc.string cimport memcpy
 
-from _blas cimport gemm, pack_step, step_gemm
+from _blas cimport gemm_tn, pack_step, step_gemm, wide_product
 from _math cimport all_finite, bias_sum
 from _steps cimport pack_projection, state_rows, keep_final, project
 from gru cimport gru_pointwise, gru_pointwise_backward
@@ -127,6 +127,7 @@ def gru_backward(
     bint use_relu,
     bint reverse,
     bint own_product,
+    bint own_sequence,
 ):
     """Backpropagate through a GRU forward pass run with training=True and the same arguments.
 
@@ -134,6 +135,7 @@ def gru_backward(
     ----------
     X, batch_sizes, weight_ih, weight_hh, use_relu, reverse : as given to gru_forward.
     own_product : as for gru_forward (the same choice or not: only the speed differs).
+    own_sequence : the whole-sequence products (weight gradients, dX) on the own product too, not BLAS.
     gates, h_prev, ah_n : the stash gru_forward filled.
     dY : (P, H) dL/dY.
     dh : (B, H) in: dL/dh_n; out: dL/dh0.
@@ -164,14 +166,16 @@ def gru_backward(
         free(Wp)
 
         # Weight gradients and dX for all steps at once.
-        gemm(True, False, G, F, P, 1, &dgates[0, 0], G, &X[0, 0], F, 1, &dweight_ih[0, 0], F)
-        gemm(True, False, G, H, P, 1, &dgates_hh[0, 0], G, &h_prev[0, 0], H, 1, &dweight_hh[0, 0], H)
+        gemm_tn(own_sequence, G, F, P, &dgates[0, 0], G, &X[0, 0], F, True, &dweight_ih[0, 0], F)
+        gemm_tn(own_sequence, G, H, P, &dgates_hh[0, 0], G, &h_prev[0, 0], H, True, &dweight_hh[0, 0], H)
         for p in range(P):
             for k in range(G):
                 dbias_ih[k] += dgates[p, k]
                 dbias_hh[k] += dgates_hh[p, k]
         if dX.shape[0] != 0:
-            gemm(False, False, P, F, G, 1, &dgates[0, 0], G, &weight_ih[0, 0], F, 0, &dX[0, 0], F)
+            Wp = pack_step(own_sequence and wide_product(F, &X[0, 0]), False, G, F, &weight_ih[0, 0])
+            step_gemm(False, P, F, G, &dgates[0, 0], G, &weight_ih[0, 0], F, 0, &dX[0, 0], F, Wp)
+            free(Wp)
         finite = all_finite(&dgates_hh[0, 0], P * G) and all_finite(&dh[0, 0], dh.shape[0] * H)
     if not finite:
         raise FloatingPointError("non-finite value in the GRU backward pass")

@@ -20,7 +20,7 @@ no gates array, and h_t itself (Y) is the stash for act'.
 from cython cimport floating
 from libc.stdlib cimport free
 
-from _blas cimport gemm, pack_step, step_gemm
+from _blas cimport gemm_tn, pack_step, step_gemm, wide_product
 from _math cimport all_finite, bias_sum
 from _steps cimport pack_projection, state_rows, keep_final, project
 from _steps cimport stash_inputs, stash_state, add_weight_grads
@@ -119,6 +119,7 @@ def rnn_backward(
     bint use_relu,
     bint reverse,
     bint own_product,
+    bint own_sequence,
 ):
     """Backpropagate through an RNN forward pass run with training=True and the same arguments.
 
@@ -126,6 +127,7 @@ def rnn_backward(
     ----------
     X, batch_sizes, weight_ih, weight_hh, use_relu, reverse : as given to rnn_forward.
     own_product : as for rnn_forward (the same choice or not: only the speed differs).
+    own_sequence : the whole-sequence products (weight gradients, dX) on the own product too, not BLAS.
     Y, xh : the outputs and the stash rnn_forward filled.
     dY : (P, H) dL/dY.
     dh : (B, H) in: dL/dh_n; out: dL/dh0.
@@ -154,11 +156,13 @@ def rnn_backward(
 
         free(Wp)
 
-        # Weight and bias gradients for all steps at once, in one product, so that BLAS lays out dgates once.
-        gemm(True, False, H, F + H + 1, P, 1, &dgates[0, 0], H, &xh[0, 0], F + H + 1, 0, &dW[0, 0], F + H + 1)
+        # Weight and bias gradients for all steps at once, in one product, which reads dgates once.
+        gemm_tn(own_sequence, H, F + H + 1, P, &dgates[0, 0], H, &xh[0, 0], F + H + 1, False, &dW[0, 0], F + H + 1)
         add_weight_grads(&dW[0, 0], H, F, H, &dweight_ih[0, 0], &dweight_hh[0, 0], &dbias_ih[0], &dbias_hh[0])
         if dX.shape[0] != 0:
-            gemm(False, False, P, F, H, 1, &dgates[0, 0], H, &weight_ih[0, 0], F, 0, &dX[0, 0], F)
+            Wp = pack_step(own_sequence and wide_product(F, &X[0, 0]), False, H, F, &weight_ih[0, 0])
+            step_gemm(False, P, F, H, &dgates[0, 0], H, &weight_ih[0, 0], F, 0, &dX[0, 0], F, Wp)
+            free(Wp)
         finite = all_finite(&dgates[0, 0], P * H) and all_finite(&dh[0, 0], dh.shape[0] * H)
     if not finite:
         raise FloatingPointError("non-finite value in the RNN backward pass")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from fastrnn._blas_check import axpy_check, gemm_check, gemv_check, step_gemm_check
+from fastrnn._blas_check import axpy_check, gemm_check, gemm_tn_check, gemv_check, step_gemm_check
 
 DTYPES = [np.float32, np.float64]
 # (m, n, k): square, skinny, the 1 x 1 and k = 1 edge cases, one row (BLAS's GEMV in step_gemm without packing), odd sizes.
@@ -109,3 +109,19 @@ def test_step_gemm_beyond_the_l2_cache(dtype):
         # Rounding of a float32 sum grows with the sum of the terms' magnitudes (about 200 here).
         bound = np.abs(rows).astype(np.float64) @ np.abs(B).T * np.finfo(dtype).eps * 4
         assert np.all(np.abs(out - exact) <= bound)
+
+
+# (k, m, n): one row of A and B; m by the register block of 4 and not; n within one strip, on its edge, and past
+# it with a partial strip (32 floats, 16 doubles); k past one chunk of 128 rows (the backward's P).
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k, m, n", [(1, 1, 1), (5, 4, 3), (7, 9, 32), (300, 36, 47), (129, 12, 16), (200, 3, 65)])
+@pytest.mark.parametrize("add", [False, True])
+@pytest.mark.parametrize("own", [False, True])
+def test_gemm_tn(dtype, k, m, n, add, own):
+    rng = np.random.default_rng(6)
+    A, B, C = (rng.standard_normal(s).astype(dtype) for s in [(k, m), (k, n), (m, n)])
+    C[0, 0] = np.nan if not add else C[0, 0]  # C = A^T B overwrites, NaN included
+    exact = A.T.astype(np.float64) @ B.astype(np.float64) + (C if add else 0)
+    gemm_tn_check(own, A, B, add, C)
+    bound = np.abs(A).T.astype(np.float64) @ np.abs(B) * np.finfo(dtype).eps * 4 + np.finfo(dtype).eps * 4
+    assert np.all(np.abs(C - exact) <= bound + np.abs(exact) * np.finfo(dtype).eps)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _gru, _lstm, _rnn
-from ._threads import blas_threads, own_product
+from ._threads import own_product, own_sequence
 from ._workspace import empty
 
 # cell name -> gates per hidden unit
@@ -181,21 +181,19 @@ def backward(cache, dY, dhn=None, dcn=None, grads=None, need_dX=True):
     G = GATES[cache.cell]
     dgates = empty((P, G * H), dtype)
     relu = cache.activation == "relu"
-    own = own_product(B, G, H)
-    # The whole-sequence products are large: several BLAS threads pay there whatever the step's size.
-    own_sequence = blas_threads() == 1
+    own, own_seq = own_product(B, G, H), own_sequence(G, H, F)
     dc = None
     if cache.cell == "lstm":
         dc = _state("dcn", dcn, B, H, dtype)
         dW = empty((G * H, F + H + 1), dtype)  # scratch: the one product of all weight gradients
         _lstm.lstm_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dc, dgates, dX, dW, *grads, relu,
-                           cache.reverse, own, own_sequence)
+                           cache.reverse, own, own_seq)
     elif cache.cell == "gru":
         dgates_hh = empty((P, G * H), dtype)
         _gru.gru_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dgates, dgates_hh, dX, *grads, relu,
-                          cache.reverse, own, own_sequence)
+                          cache.reverse, own, own_seq)
     else:
         dW = empty((H, F + H + 1), dtype)
         _rnn.rnn_backward(X, bs, *weights[:2], cache.Y, *cache.stash, dY, dh, dgates, dX, dW, *grads, relu,
-                          cache.reverse, own, own_sequence)
+                          cache.reverse, own, own_seq)
     return (dX if need_dX else None), dh, dc, grads

@@ -115,7 +115,7 @@ cdef inline void gemm_tn(bint own, int m, int n, int k, const floating* A, int l
                          bint add, floating* C, int ldc) noexcept nogil:
     """C (m, n) = A^T B, or += when add, for A (k, m) and B (k, n): the backward's whole-sequence weight gradients,
     k the packed rows. own: fastrnn's product (_gemm.h, fr_gemm_tn), which skips BLAS's copies of A and B; the
-    caller's choice (fastrnn/_threads.py, blas_threads: BLAS's threads pay on these large products). BLAS still
+    caller's choice (fastrnn/_threads.py, own_sequence: BLAS for large gradients and several threads). BLAS still
     takes a C narrower than one vector (wide_product)."""
     if own and wide_product(n, A):
         if floating is float:

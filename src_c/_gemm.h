@@ -1,5 +1,6 @@
 /* The kernels' per-step recurrent product, C (m, n) += A (m, k) @ B (k, n), all row-major, for the few rows of
- * one step (m = the live sequences) and the same B at every step of a sequence.
+ * one step (m = the live sequences) and the same B at every step of a sequence; the same register blocks also
+ * run the input projection, the backward's dX and, in place (fr_gemm_tn), its weight gradients A^T B.
  *
  * BLAS's GEMM copies B into its panel layout at every call; at m = 32 rows that copy and the call's set-up cost
  * about as much as the multiply-adds (perf: sgemm_incopy a third of the sgemm time of a small LSTM step). Here B

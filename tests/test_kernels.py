@@ -125,14 +125,15 @@ def test_forward_and_backward_match_oracle(cell, lengths, F, H, reverse, dtype):
 @pytest.mark.parametrize("reverse", REVERSE)
 @pytest.mark.parametrize("lengths, F, H", [([1], 2, 3), ([5, 3, 3, 1], 3, 5), ([4, 4, 1], 2, 33), ([80, 79, 7], 37, 9)])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-@pytest.mark.parametrize("own_step, threads", [(False, 2), (True, 1), (True, 2)])
-def test_each_product_path_matches_oracle(cell, lengths, F, H, reverse, dtype, own_step, threads, monkeypatch):
-    # Who runs the products depends on BLAS's threads (fastrnn._threads): the per-step ones run on BLAS only for
-    # large steps at several threads (forced here on small ones, whose one-row steps, B = 1 and ragged tails, then
-    # take BLAS's GEMV); the backward's whole-sequence ones (weight gradients, dX) on the own product at 1 thread:
-    # with 166 rows, 37 features and H = 9 those span two chunks of rows, whole and partial strips and row blocks.
+@pytest.mark.parametrize("own_step, own_seq", [(False, False), (True, True), (True, False)])
+def test_each_product_path_matches_oracle(cell, lengths, F, H, reverse, dtype, own_step, own_seq, monkeypatch):
+    # Who runs the products depends on BLAS's threads and the sizes (fastrnn._threads): the per-step ones run on
+    # BLAS only for large steps at several threads (forced here on small ones, whose one-row steps, B = 1 and
+    # ragged tails, then take BLAS's GEMV); the backward's whole-sequence ones (weight gradients, dX) on the own
+    # product for small gradients at 1 thread: with 166 rows, 37 features and H = 9 those span two chunks of
+    # rows, whole and partial strips and row blocks.
     monkeypatch.setattr(_cells, "own_product", lambda rows, gates, hidden: own_step)
-    monkeypatch.setattr(_cells, "blas_threads", lambda: threads)
+    monkeypatch.setattr(_cells, "own_sequence", lambda gates, hidden, features: own_seq)
     assert_matches_oracle(cell, problem(cell, lengths, F, H, dtype, seed=3), reverse, dtype)
 
 

@@ -22,3 +22,11 @@ def test_several_blas_threads_take_large_steps_only(monkeypatch):
     assert _threads.own_product(1, 1, 2047)
     assert not _threads.own_product(1, 1, 2048)
     assert not _threads.own_product(64, 4, 256)
+
+
+def test_own_sequence_for_small_gradients_on_one_blas_thread(monkeypatch):
+    monkeypatch.setattr(_threads, "blas_threads", lambda: 1)
+    assert _threads.own_sequence(4, 128, 16)  # a long LSTM's gradient: 512 by 145
+    assert not _threads.own_sequence(4, 1024, 512)  # the large shape's: 4096 by 1537
+    monkeypatch.setattr(_threads, "blas_threads", lambda: 2)
+    assert not _threads.own_sequence(4, 128, 16)

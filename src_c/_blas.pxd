@@ -8,6 +8,7 @@
 # both dtypes, and the dtype test is resolved at compile time.
 
 from cython cimport floating
+from libc.stdlib cimport free
 from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv, saxpy, daxpy
 
 
@@ -124,3 +125,13 @@ cdef inline void gemm_tn(bint own, int m, int n, int k, const floating* A, int l
             fr_gemm_tn_d(m, n, k, A, lda, B, ldb, C, ldc, add)
     else:
         gemm(True, False, m, n, k, <floating> 1, A, lda, B, ldb, <floating> (1 if add else 0), C, ldc)
+
+
+cdef inline void gemm_nn(bint own, int m, int n, int k, const floating* A, int lda, const floating* B, int ldb,
+                         floating* C, int ldc) noexcept nogil:
+    """C (m, n) = A (m, k) @ B (k, n) for a whole sequence: the backward's dX = da @ W_ih, m the packed rows.
+    own: fastrnn's product on B laid out for this call, under gemm_tn's rule (a C of at least one vector); BLAS
+    otherwise."""
+    cdef floating* Bp = pack_step(own and wide_product(n, A), False, k, n, B)
+    step_gemm(False, m, n, k, A, lda, B, ldb, 0, C, ldc, Bp)
+    free(Bp)

@@ -58,7 +58,7 @@ static __attribute__((unused)) T *fr_pack_##SUFFIX(int trans_b, ptrdiff_t k, ptr
  * multiply-adds of a vector where a whole block loads 6 per 8, so fr_gemm keeps it for a last strip of NR / 4  \
  * columns or fewer, in double: at n = 50 (56 columns computed instead of 64) the product is 10% faster at      \
  * m = 32. In float that branch made GCC 12 compile the whole strips 2-6% slower. */                            \
-FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, const T *A, ptrdiff_t lda,      \
+FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, const T *A, ptrdiff_t ar,       \
                                  ptrdiff_t ak, const T *strip, ptrdiff_t bk, T *C, ptrdiff_t ldc, int add) {   \
     fr_vec_##SUFFIX acc[FR_MR][2], b0, b1;                                                                     \
     for (int r = 0; r < FR_MR; r++) acc[r][0] = acc[r][1] = (fr_vec_##SUFFIX){0};                              \
@@ -74,7 +74,7 @@ FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, co
         memcpy(&b0, strip + kk * bk, sizeof b0);                                                               \
         if (!half) memcpy(&b1, strip + kk * bk + FR_NR_##SUFFIX / 2, sizeof b1);                               \
         for (int r = 0; r < mr; r++) {                                                                         \
-            T a = A[r * lda + kk * ak];                                                                        \
+            T a = A[r * ar + kk * ak];                                                                         \
             acc[r][0] += a * b0;                                                                               \
             if (!half) acc[r][1] += a * b1;                                                                    \
         }                                                                                                      \

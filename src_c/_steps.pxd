@@ -61,10 +61,11 @@ cdef inline Py_ssize_t project(bint reverse, Py_ssize_t done, Py_ssize_t off, Py
     when fewer than 4 steps' products fit in a chunk, the cache cannot hold them anyway, and all P rows are
     computed at the first step (one GEMM, which lays out W once). A chunk holds at least B rows and the steps come
     in their order, so the chunk next to `done` always covers the step."""
-    cdef Py_ssize_t lo, hi, chunk = PROJECT_BYTES // (G * sizeof(floating)) + 1
+    cdef Py_ssize_t lo, hi, chunk
     if Wp != NULL:
         step_gemm(True, b, G, F, X + off * F, F, W, F, 0, out + off * G, G, Wp)
         return off if reverse else off + b
+    chunk = PROJECT_BYTES // (G * sizeof(floating)) + 1
     if chunk < 4 * B:
         chunk = P
     if reverse:

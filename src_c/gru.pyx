@@ -24,7 +24,7 @@ from cython cimport floating
 from libc.stdlib cimport free
 from libc.string cimport memcpy
 
-from _blas cimport gemm_tn, pack_step, step_gemm, wide_product
+from _blas cimport gemm_nn, gemm_tn, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
 from _steps cimport pack_projection, state_rows, keep_final, project
 from gru cimport gru_pointwise, gru_pointwise_backward
@@ -173,9 +173,7 @@ def gru_backward(
                 dbias_ih[k] += dgates[p, k]
                 dbias_hh[k] += dgates_hh[p, k]
         if dX.shape[0] != 0:
-            Wp = pack_step(own_sequence and wide_product(F, &X[0, 0]), False, G, F, &weight_ih[0, 0])
-            step_gemm(False, P, F, G, &dgates[0, 0], G, &weight_ih[0, 0], F, 0, &dX[0, 0], F, Wp)
-            free(Wp)
+            gemm_nn(own_sequence, P, F, G, &dgates[0, 0], G, &weight_ih[0, 0], F, &dX[0, 0], F)
         finite = all_finite(&dgates_hh[0, 0], P * G) and all_finite(&dh[0, 0], dh.shape[0] * H)
     if not finite:
         raise FloatingPointError("non-finite value in the GRU backward pass")

@@ -25,7 +25,7 @@ from cython cimport floating
 from libc.stdlib cimport free
 from libc.string cimport memcpy
 
-from _blas cimport gemm_tn, pack_step, step_gemm, wide_product
+from _blas cimport gemm_nn, gemm_tn, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
 from _steps cimport pack_projection, state_rows, keep_final, project
 from _steps cimport stash_inputs, stash_state, add_weight_grads
@@ -178,9 +178,7 @@ def lstm_backward(
         gemm_tn(own_sequence, G, F + H + 1, P, &dgates[0, 0], G, &xh[0, 0], F + H + 1, False, &dW[0, 0], F + H + 1)
         add_weight_grads(&dW[0, 0], G, F, H, &dweight_ih[0, 0], &dweight_hh[0, 0], &dbias_ih[0], &dbias_hh[0])
         if dX.shape[0] != 0:
-            Wp = pack_step(own_sequence and wide_product(F, &X[0, 0]), False, G, F, &weight_ih[0, 0])
-            step_gemm(False, P, F, G, &dgates[0, 0], G, &weight_ih[0, 0], F, 0, &dX[0, 0], F, Wp)
-            free(Wp)
+            gemm_nn(own_sequence, P, F, G, &dgates[0, 0], G, &weight_ih[0, 0], F, &dX[0, 0], F)
         finite = all_finite(&dgates[0, 0], P * G) and all_finite(&dh[0, 0], dh.shape[0] * H)
     if not finite:
         raise FloatingPointError("non-finite value in the LSTM backward pass")

@@ -29,8 +29,9 @@ How it is timed, so that the ratio can be trusted on a busy machine:
 - same thread count for both: ``torch.set_num_threads(n)`` and ``threadpoolctl.threadpool_limits(n, "blas")`` (the
   OpenBLAS that fastrnn reaches through scipy.linalg.cython_blas); fastrnn's kernels are called directly, so the
   estimators' own rule (single-threaded BLAS for small per-step products, fastrnn._threads.step_threads) does not
-  apply, but the kernels' choice of who runs a step's product does (fastrnn._threads.own_product: fastrnn's own
-  product at one thread, BLAS's threads for large steps at more);
+  apply, but the kernels' choices of how to use the threads do (fastrnn._threads: at more than one thread, a
+  batch with enough work runs in lanes, a share of its sequences to each thread; otherwise fastrnn's own product
+  at one thread, BLAS's threads for large steps at more);
 - warm-up: both sides alternately until each has run at least ``--warmup`` seconds (at least one call each);
 - a sample is ``number`` back-to-back calls, ``number`` chosen in the warm-up so that a sample lasts at least
   ``--min-sample`` seconds; garbage collection is off during a sample;

@@ -7,18 +7,69 @@ their inputs. The dtype of X is the dtype of everything; float32 and float64 are
 Dimensions: P packed rows, F input features, H hidden units, G gates per cell (LSTM 4, GRU 3, RNN 1),
 B sequences, T steps. Packed layout: see ``fastrnn._sequences`` and DESIGN.md section 2.
 """
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _gru, _lstm, _rnn
-from ._threads import own_product, own_sequence
+from ._threads import lanes, one_blas_thread, own_product, own_sequence, run_lanes
 from ._workspace import empty
 
 # cell name -> gates per hidden unit
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 ACTIVATIONS = ("tanh", "relu")
 WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+class Split:
+    """A packed batch dealt to n lanes, sorted sequence j to lane j % n: each lane is a packed batch of its own,
+    still sorted longest first, with about 1 / n of every step's rows, so that ragged lanes do equal work.
+
+    rows[k] : the packed rows of lane k, in its own packed order (step by step, its sequences in order);
+    batch_sizes[k] : its live sequences at each of its steps. Its sequences are the sorted rows k::n of a state.
+    """
+
+    def __init__(self, batch_sizes, n):
+        bs = batch_sizes
+        P = int(bs.sum())
+        offsets = np.cumsum(bs) - bs
+        lane = (np.arange(P) - np.repeat(offsets, bs)) % n  # j % n of row's sequence j
+        self.n = n
+        self.rows = [np.flatnonzero(lane == k) for k in range(n)]
+        # Sequence j = k + n * i of lane k is live at a step with b live sequences when j < b.
+        self.batch_sizes = [np.ascontiguousarray(((bs - k + n - 1) // n)[bs > k]) for k in range(n)]
+
+    def deal_rows(self, A):
+        """Each lane's rows of a packed (P, .) array."""
+        return [A[r] for r in self.rows]
+
+    def deal_states(self, S):
+        """Each lane's rows of a (B, .) state (None: None each)."""
+        return [None if S is None else S[k::self.n].copy() for k in range(self.n)]
+
+    def join_rows(self, parts, out):
+        """out (P, .) with each lane's rows put back; returns out."""
+        for r, part in zip(self.rows, parts):
+            out[r] = part
+        return out
+
+    def join_states(self, parts, out):
+        """Put each lane's rows of a (B, .) state back into out (None: nothing)."""
+        for k, part in enumerate(parts):
+            if out is not None:
+                out[k::self.n] = part
+
+
+@functools.lru_cache(maxsize=2)
+def _split(n, key):
+    return Split(np.frombuffer(key, dtype=np.intp), n)
+
+
+def split(batch_sizes, n):
+    """Split(batch_sizes, n), kept for the next calls: a network's layers and directions, forward and backward,
+    all deal the same batch."""
+    return _split(n, batch_sizes.tobytes())
 
 
 @dataclass
@@ -33,6 +84,9 @@ class Cache:
     Y: np.ndarray
     stash: tuple
     reverse: bool
+    # A batch run in lanes (`run_lanes`) keeps how it was dealt and each lane's Cache instead of a stash.
+    split: "Split" = None
+    lane_caches: list = None
 
 
 def check_cell(cell, activation="tanh"):
@@ -117,14 +171,37 @@ def forward(cell, X, batch_sizes, weights, h0=None, c0=None, reverse=False, trai
     weights, H = _check_weights(cell, weights, F, dtype)
     B = int(bs[0])
     h = _state("h0", h0, B, H, dtype)
+    cn = _state("c0", c0, B, H, dtype) if cell == "lstm" else None
+    G = GATES[cell]
+    n = lanes(B, P, G, H, F, dtype.itemsize)
+    if n == 1:
+        Y, cache = _forward(cell, activation, X, bs, weights, h, cn, reverse, training, own_product(B, G, H))
+        return Y, h, cn, cache
+    lane = split(bs, n)
+    Xs, hs, cs = lane.deal_rows(X), lane.deal_states(h), lane.deal_states(cn)
+    with one_blas_thread():
+        own = own_product(B, G, H)
+        parts = run_lanes(n, lambda k: _forward(cell, activation, Xs[k], lane.batch_sizes[k], weights, hs[k], cs[k],
+                                                reverse, training, own))
+    Y = lane.join_rows([Y_k for Y_k, _ in parts], empty((P, H), dtype))
+    lane.join_states(hs, h)
+    lane.join_states(cs, cn)
+    cache = None
+    if training:
+        cache = Cache(cell, activation, X, bs, weights, Y, None, bool(reverse), lane, [c for _, c in parts])
+    return Y, h, cn, cache
+
+
+def _forward(cell, activation, X, bs, weights, h, cn, reverse, training, own):
+    """Run a forward kernel on checked arguments, h and cn (LSTM) updated in place: (Y, Cache or None)."""
+    dtype = X.dtype
+    P, F = X.shape
+    B, H = h.shape
     Y = empty((P, H), dtype)
     rows = P if training else 0
     relu = activation == "relu"
-    own = own_product(B, GATES[cell], H)
     bias = empty(GATES[cell] * H, dtype)  # scratch for the kernel's sum of the biases
-    cn = None
     if cell == "lstm":
-        cn = _state("c0", c0, B, H, dtype)
         gates, xh = empty((P, 4 * H), dtype), empty((rows, F + H + 1), dtype)
         c_prev, act_c = empty((rows, H), dtype), empty((rows, H), dtype)
         _lstm.lstm_forward(X, bs, *weights, bias, h, cn, Y, gates, xh, c_prev, act_c, relu, reverse, training,
@@ -139,8 +216,7 @@ def forward(cell, X, batch_sizes, weights, h0=None, c0=None, reverse=False, trai
         xh = empty((rows, F + H + 1), dtype)
         _rnn.rnn_forward(X, bs, *weights, bias, h, Y, xh, relu, reverse, training, own)
         stash = (xh,)
-    cache = Cache(cell, activation, X, bs, weights, Y, stash, bool(reverse)) if training else None
-    return Y, h, cn, cache
+    return Y, (Cache(cell, activation, X, bs, weights, Y, stash, bool(reverse)) if training else None)
 
 
 def backward(cache, dY, dhn=None, dcn=None, grads=None, need_dX=True):
@@ -163,7 +239,7 @@ def backward(cache, dY, dhn=None, dcn=None, grads=None, need_dX=True):
         raise TypeError("cache must be the Cache returned by forward(..., training=True).")
     X, bs, weights, dtype = cache.X, cache.batch_sizes, cache.weights, cache.X.dtype
     P, F = X.shape
-    B, H = int(bs[0]), cache.Y.shape[1]
+    B, H, G = int(bs[0]), cache.Y.shape[1], GATES[cache.cell]
     dY = _check_matrix("dY", dY, (P, H), dtype)
     dh = _state("dhn", dhn, B, H, dtype)
     if dcn is not None and cache.cell != "lstm":
@@ -177,14 +253,36 @@ def backward(cache, dY, dhn=None, dcn=None, grads=None, need_dX=True):
             _check_matrix("d" + name, g, w.shape, dtype)
             if not (g.flags.c_contiguous and g.flags.writeable):
                 raise ValueError(f"d{name} must be C-contiguous and writable: gradients are accumulated into it.")
-    dX = empty((P if need_dX else 0, F), dtype)
+    dc = _state("dcn", dcn, B, H, dtype) if cache.cell == "lstm" else None
+    if cache.split is None:
+        dX = _backward(cache, dY, dh, dc, grads, need_dX, own_product(B, G, H), own_sequence(G, H, F))
+        return dX, dh, dc, grads
+    lane, n = cache.split, cache.split.n
+    dYs, dhs, dcs = lane.deal_rows(dY), lane.deal_states(dh), lane.deal_states(dc)
+    lane_grads = [grads] + [tuple(np.zeros_like(w) for w in weights) for _ in range(1, n)]
+    with one_blas_thread():
+        own, own_seq = own_product(B, G, H), own_sequence(G, H, F)
+        dXs = run_lanes(n, lambda k: _backward(cache.lane_caches[k], dYs[k], dhs[k], dcs[k], lane_grads[k], need_dX,
+                                               own, own_seq))
+    lane.join_states(dhs, dh)
+    lane.join_states(dcs, dc)
+    for more in lane_grads[1:]:
+        for g, g_k in zip(grads, more):
+            g += g_k
+    return (lane.join_rows(dXs, empty((P, F), dtype)) if need_dX else None), dh, dc, grads
+
+
+def _backward(cache, dY, dh, dc, grads, need_dX, own, own_seq):
+    """Run a backward kernel on checked arguments, dh and dc (LSTM) updated in place, gradients added to grads:
+    dX or None."""
+    X, bs, weights, dtype = cache.X, cache.batch_sizes, cache.weights, cache.X.dtype
+    P, F = X.shape
+    H = cache.Y.shape[1]
     G = GATES[cache.cell]
+    dX = empty((P if need_dX else 0, F), dtype)
     dgates = empty((P, G * H), dtype)
     relu = cache.activation == "relu"
-    own, own_seq = own_product(B, G, H), own_sequence(G, H, F)
-    dc = None
     if cache.cell == "lstm":
-        dc = _state("dcn", dcn, B, H, dtype)
         dW = empty((G * H, F + H + 1), dtype)  # scratch: the one product of all weight gradients
         _lstm.lstm_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dc, dgates, dX, dW, *grads, relu,
                            cache.reverse, own, own_seq)
@@ -196,4 +294,4 @@ def backward(cache, dY, dhn=None, dcn=None, grads=None, need_dX=True):
         dW = empty((H, F + H + 1), dtype)
         _rnn.rnn_backward(X, bs, *weights[:2], cache.Y, *cache.stash, dY, dh, dgates, dX, dW, *grads, relu,
                           cache.reverse, own, own_seq)
-    return (dX if need_dX else None), dh, dc, grads
+    return dX if need_dX else None

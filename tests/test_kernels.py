@@ -156,6 +156,77 @@ def test_random_shapes_match_oracle(cell, seed):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reverse", REVERSE)
+@pytest.mark.parametrize("n, lengths", [(2, [1, 1]), (2, [6, 5, 5, 2, 1]), (3, [7, 3, 1]), (3, [4, 4, 4, 4, 2]),
+                                        (2, [9, 9, 9])])
+@pytest.mark.parametrize("cell", CELLS)
+def test_lanes_match_oracle(cell, n, lengths, reverse, dtype, monkeypatch):
+    # A layer with enough work runs in lanes (fastrnn._threads.lanes), each on every n-th sequence: forced here on
+    # small ragged batches, where a lane may have one sequence, or fewer steps than another.
+    monkeypatch.setattr(_cells, "lanes", lambda *args: n)
+    assert_matches_oracle(cell, problem(cell, lengths, 3, 5, dtype, seed=11), reverse, dtype)
+
+
+def test_split_deals_every_row_to_one_lane():
+    bs = np.array([5, 5, 3, 2, 2, 1], dtype=np.intp)  # sequences of lengths 6, 5, 3, 3, 2
+    offsets = np.cumsum(bs) - bs
+    for n in (2, 3, 5):
+        split = _cells.Split(bs, n)
+        np.testing.assert_array_equal(np.sort(np.concatenate(split.rows)), np.arange(bs.sum()))
+        for k in range(n):
+            sizes = split.batch_sizes[k]
+            assert sizes.sum() == len(split.rows[k]) and np.all(np.diff(sizes) <= 0) and sizes[-1] >= 1
+            # Lane k's i-th sequence at step t is the batch's sequence k + n * i, at row offsets[t] + k + n * i.
+            want = [offsets[t] + k + n * i for t in range(len(sizes)) for i in range(sizes[t])]
+            np.testing.assert_array_equal(split.rows[k], want)
+
+
+def test_lanes_add_to_given_gradients_and_skip_dX(monkeypatch):
+    monkeypatch.setattr(_cells, "lanes", lambda *args: 2)
+    p = problem("lstm", [5, 4, 2], 2, 3, np.float64)
+    _, _, _, cache = _cells.forward("lstm", p["X"], p["bs"], p["weights"], p["h0"], p["c0"], training=True)
+    _, _, _, once = _cells.backward(cache, p["dY"], p["dhn"], p["dcn"])
+    grads = tuple(np.ones_like(w) for w in p["weights"])
+    dX, dh0, dc0, got = _cells.backward(cache, p["dY"], p["dhn"], p["dcn"], grads=grads, need_dX=False)
+    assert dX is None and got is grads and dh0.shape == dc0.shape == p["h0"].shape
+    for g, g1 in zip(got, once):
+        np.testing.assert_allclose(g, g1 + 1, rtol=1e-14)
+
+
+def test_lanes_with_threads_match_one_thread():
+    # Unforced: at 2 BLAS threads a layer of this size runs in 2 lanes, at 1 in none.
+    from threadpoolctl import threadpool_limits
+
+    from fastrnn import _threads
+
+    p = problem("gru", [600, 600, 590, 580, 570, 400, 300, 5], 8, 64, np.float64, seed=2)
+    args = (p["X"].shape[0], 3, 64, 8, 8)
+    with threadpool_limits(1, "blas"):
+        assert _threads.lanes(8, *args) == 1
+        one = run_kernel("gru", p, False)
+    with threadpool_limits(2, "blas"):
+        assert _threads.lanes(8, *args) == 2
+        two, again = run_kernel("gru", p, False), run_kernel("gru", p, False)
+    for name in two[3]:  # the same threads give the same bits: lanes add their gradients in a fixed order
+        np.testing.assert_array_equal(two[3][name], again[3][name])
+    for a, b in zip(one[:2], two[:2]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    for name in one[3]:
+        np.testing.assert_allclose(one[3][name], two[3][name], rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+def test_non_finite_value_in_a_lane_raises_and_lanes_run_again(cell, monkeypatch):
+    monkeypatch.setattr(_cells, "lanes", lambda *args: 2)
+    p = problem(cell, [4, 4, 3], 2, 3, np.float64)
+    X = p["X"].copy()
+    X[1] = np.inf  # the first step of sequence 1: lane 1 only
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        forward(cell, X, p["bs"], p["weights"], p["h0"], p["c0"])
+    assert_matches_oracle(cell, p, False, np.float64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reverse", REVERSE)
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("own, lengths", [(False, [700, 650, 403, 3]), (True, [700, 650, 403, 3]), (True, [900])])
 def test_input_projection_matches_oracle(cell, reverse, dtype, own, lengths, monkeypatch):

@@ -1,4 +1,8 @@
 """fastrnn._threads: BLAS's thread count, and who runs the kernels' per-step products."""
+import threading
+import time
+
+import pytest
 from threadpoolctl import threadpool_limits
 
 from fastrnn import _threads
@@ -30,3 +34,51 @@ def test_own_sequence_for_small_gradients_on_one_blas_thread(monkeypatch):
     assert not _threads.own_sequence(4, 1024, 512)  # the large shape's: 4096 by 1537
     monkeypatch.setattr(_threads, "blas_threads", lambda: 2)
     assert not _threads.own_sequence(4, 128, 16)
+
+
+def test_lanes_share_out_threads_for_large_enough_layers(monkeypatch):
+    monkeypatch.setattr(_threads, "blas_threads", lambda: 2)
+    # The medium LSTM (6,400 rows, H = 256, F = 64) in float32: 2^30.3 multiply-adds, 1.25 MB of weights.
+    assert _threads.lanes(64, 6400, 4, 256, 64, 4) == 2
+    assert _threads.lanes(1, 6400, 4, 256, 64, 4) == 1  # one sequence
+    assert _threads.lanes(32, 3200, 1, 64, 8, 4) == 1  # a small RNN: too little work for a lane
+    assert _threads.lanes(128, 6400, 4, 1024, 512, 4) == 1  # the large LSTM's 24 MB of weights a lane
+    monkeypatch.setattr(_threads, "blas_threads", lambda: 8)
+    assert _threads.lanes(64, 6400, 4, 256, 64, 4) == 6  # the weights' copies: 6 of 1.25 MB fit in 8 MB
+    assert _threads.lanes(3, 6400, 4, 256, 64, 4) == 3  # no more lanes than sequences
+    assert _threads.lanes(64, 100 * 64, 1, 64, 8, 8) == 1
+    monkeypatch.setattr(_threads, "blas_threads", lambda: 1)
+    assert _threads.lanes(64, 6400, 4, 256, 64, 4) == 1
+
+
+def test_step_threads_gives_blas_threads_to_lanes():
+    class Small:
+        def step_shapes(self):
+            return [(4, 64)]
+
+    with threadpool_limits(2, "blas"):
+        with _threads.step_threads(32, Small()):
+            assert _threads.blas_threads() == 1
+            assert _threads.lanes(64, 6400, 4, 256, 64, 4) == 2
+        assert _threads.blas_threads() == 2
+    with threadpool_limits(1, "blas"), _threads.step_threads(32, Small()):
+        assert _threads.lanes(64, 6400, 4, 256, 64, 4) == 1
+
+
+def test_run_lanes_runs_every_lane_and_waits_for_all_before_raising():
+    results = _threads.run_lanes(3, lambda k: (k, threading.get_ident()))
+    assert [k for k, _ in results] == [0, 1, 2]
+    assert results[0][1] == threading.get_ident() != results[1][1]
+    finished = []
+
+    def lane(k):
+        if k == 0:
+            raise ValueError("lane 0")
+        time.sleep(0.05)
+        finished.append(k)
+
+    with pytest.raises(ValueError, match="lane 0"):
+        _threads.run_lanes(2, lane)
+    assert finished == [1]
+    with pytest.raises(KeyError):
+        _threads.run_lanes(2, lambda k: {}[k])

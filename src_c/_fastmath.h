@@ -192,4 +192,26 @@ FR_ROWS fr_act_rows_f(float *x, ptrdiff_t n, int relu) {
         for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_tanhf(x[k]);
 }
 
+/* 1 when none of x[0:n] is NaN or infinite: x - x is 0 for a finite x and NaN otherwise, and OR-ing the NaN
+ * tests is an integer reduction, which vectorises (a sum of the values would be one serial chain of additions).
+ * Baseline x86-64 compiles the test to scalar ucomisd: after every layer and pass the kernels check all their
+ * outputs, 2% of a small GRU's training step; the clones run it in vectors. */
+static inline FR_DISPATCH int fr_all_finite(const double *x, ptrdiff_t n) {
+    int bad = 0;
+    for (ptrdiff_t k = 0; k < n; k++) {
+        double d = x[k] - x[k];
+        bad |= d != d;
+    }
+    return !bad;
+}
+
+static inline FR_DISPATCH int fr_all_finite_f(const float *x, ptrdiff_t n) {
+    int bad = 0;
+    for (ptrdiff_t k = 0; k < n; k++) {
+        float d = x[k] - x[k];
+        bad |= d != d;
+    }
+    return !bad;
+}
+
 #endif

@@ -15,6 +15,8 @@ cdef extern from "_fastmath.h" nogil:
     void fr_sigmoid_rows_f(float* x, Py_ssize_t n)
     void fr_act_rows(double* x, Py_ssize_t n, int relu)
     void fr_act_rows_f(float* x, Py_ssize_t n, int relu)
+    int fr_all_finite(const double* x, Py_ssize_t n)
+    int fr_all_finite_f(const float* x, Py_ssize_t n)
 
 
 cdef inline floating sigmoid(floating x) noexcept nogil:
@@ -58,19 +60,11 @@ cdef inline void act_rows(floating* x, Py_ssize_t n, bint use_relu) noexcept nog
 
 
 cdef inline bint all_finite(const floating* x, Py_ssize_t n) noexcept nogil:
-    """True when none of x[0:n] is NaN or infinite.
-
-    x - x is 0 for a finite x and NaN otherwise. OR-ing the NaN tests is an integer reduction, which the compiler
-    vectorises; a sum of the values (finite only if every value is) would be one serial chain of additions, as
-    floating-point additions may not be reordered, and took 5x as long.
-    """
-    cdef Py_ssize_t i
-    cdef floating d
-    cdef int bad = 0
-    for i in range(n):
-        d = x[i] - x[i]
-        bad |= d != d
-    return not bad
+    """True when none of x[0:n] is NaN or infinite (_fastmath.h)."""
+    if floating is float:
+        return fr_all_finite_f(x, n)
+    else:
+        return fr_all_finite(x, n)
 
 
 cdef inline void bias_rows(floating* a, Py_ssize_t rows, Py_ssize_t n, const floating* b) noexcept nogil:

@@ -84,13 +84,26 @@ FR_INLINE void fr_gru_backward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, cons
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
+/* db_ih += dax's rows, db_hh += dah's rows (b, 3H): the bias gradients, summed at each step while its rows are  \
+ * in the L1 cache (a pass over all P rows after the steps read them from memory again, and was a scalar loop). */ \
+FR_INLINE void fr_gru_bias_grads_##S(ptrdiff_t b, ptrdiff_t G, const T *restrict dax, const T *restrict dah,    \
+                                     T *restrict db_ih, T *restrict db_hh) {                                   \
+    for (ptrdiff_t j = 0; j < b; j++, dax += G, dah += G)                                                      \
+        for (ptrdiff_t k = 0; k < G; k++) {                                                                    \
+            db_ih[k] += dax[k];                                                                                \
+            db_hh[k] += dah[k];                                                                                \
+        }                                                                                                      \
+}                                                                                                              \
+                                                                                                               \
 /* Backward, b rows. a (b, 3H): the stashed gates; h_prev, ah_n (b, H): the stashed h_{t-1}, W_hn h_{t-1} + b_hn; \
  * dy (b, H): dL/dY at this step; dh (b, H) in: dL/dh_t from step t+1, out: the direct part dh_t * z of        \
- * dL/dh_{t-1}, to which the caller adds dah @ W_hh; dax, dah (b, 3H) out: dL/dax, dL/dah. */                  \
+ * dL/dh_{t-1}, to which the caller adds dah @ W_hh; dax, dah (b, 3H) out: dL/dax, dL/dah; db_ih, db_hh (3H)    \
+ * the bias gradients, to which dax's and dah's rows are added. */                                             \
 FR_ROWS fr_gru_backward_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *a, const T *h_prev, const T *ah_n,    \
-                            const T *dy, T *dh, T *dax, T *dah) {                                              \
+                            const T *dy, T *dh, T *dax, T *dah, T *db_ih, T *db_hh) {                          \
     if (relu) fr_gru_backward_rows_##S(1, b, H, a, h_prev, ah_n, dy, dh, dax, dah);                            \
     else fr_gru_backward_rows_##S(0, b, H, a, h_prev, ah_n, dy, dh, dax, dah);                                 \
+    fr_gru_bias_grads_##S(b, 3 * H, dax, dah, db_ih, db_hh);                                                   \
 }
 
 FR_GRU(float, f, fr_sigmoidf, fr_actf, fr_dactf, fr_dsigmoidf, fr_sigmoid_rows_f, fr_act_rows_f)

@@ -146,7 +146,7 @@ def gru_backward(
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = dh.shape[1], G = 3 * H
-        Py_ssize_t T = batch_sizes.shape[0], s, t, b, k, p, off
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, off
         floating* Wp
         bint finite
     with nogil:
@@ -158,20 +158,16 @@ def gru_backward(
             if not reverse:
                 off -= b
             gru_pointwise_backward(use_relu, b, H, &gates[off, 0], &h_prev[off, 0], &ah_n[off, 0], &dY[off, 0],
-                                   &dh[0, 0], &dgates[off, 0], &dgates_hh[off, 0])
+                                   &dh[0, 0], &dgates[off, 0], &dgates_hh[off, 0], &dbias_ih[0], &dbias_hh[0])
             step_gemm(False, b, H, G, &dgates_hh[off, 0], G, &weight_hh[0, 0], H, 1, &dh[0, 0], H, Wp)
             if reverse:
                 off += b
 
         free(Wp)
 
-        # Weight gradients and dX for all steps at once.
+        # Weight gradients and dX for all steps at once (the steps summed the bias gradients).
         gemm_tn(own_sequence, G, F, P, &dgates[0, 0], G, &X[0, 0], F, True, &dweight_ih[0, 0], F)
         gemm_tn(own_sequence, G, H, P, &dgates_hh[0, 0], G, &h_prev[0, 0], H, True, &dweight_hh[0, 0], H)
-        for p in range(P):
-            for k in range(G):
-                dbias_ih[k] += dgates[p, k]
-                dbias_hh[k] += dgates_hh[p, k]
         if dX.shape[0] != 0:
             gemm_nn(own_sequence, P, F, G, &dgates[0, 0], G, &weight_ih[0, 0], F, &dX[0, 0], F)
         finite = all_finite(&dgates_hh[0, 0], P * G) and all_finite(&dh[0, 0], dh.shape[0] * H)

@@ -15,6 +15,7 @@ from scipy.special import expit, log_softmax, softmax
 
 from . import _cells
 from ._stream import Stepper
+from ._threads import direction_lanes, one_blas_thread, run_lanes
 from ._sequences import row_sequence, row_step, sequence_order
 
 OUT_ACTIVATIONS = ("identity", "logistic", "softmax")
@@ -151,15 +152,16 @@ class Network:
         x = batch.data
         caches, masks = [], []
         for layer, dirs in enumerate(self.layers):
-            outputs, finals, layer_caches = [], [], []
-            for d, names in enumerate(dirs):
-                weights = tuple(self.views[n] for n in names)
+
+            def direction(d):
+                weights = tuple(self.views[n] for n in dirs[d])
                 Y, hn, _, cache = _cells.forward(self.cell, x, batch.batch_sizes, weights, reverse=bool(d),
                                                  training=training, activation=self.activation)
-                outputs.append(Y)
-                finals.append(hn)
-                layer_caches.append(cache)
-            caches.append(layer_caches)
+                return Y, hn, cache
+
+            outputs, finals, layer_caches = zip(*self._directions(batch, layer, x.shape[1], direction))
+            finals = list(finals)
+            caches.append(list(layer_caches))
             x = outputs[0] if self.n_dirs == 1 else np.concatenate(outputs, axis=1)
             if training and self.dropout > 0 and layer < len(self.layers) - 1:
                 mask = (rng.random(x.shape) >= self.dropout).astype(self.dtype) / (1 - self.dropout)
@@ -168,6 +170,16 @@ class Network:
             else:
                 masks.append(None)
         return x, finals, caches, masks
+
+    def _directions(self, batch, layer, features, direction):
+        """[direction(d) for each direction d of a layer], a bidirectional layer's two at once on two threads when
+        fastrnn._threads.direction_lanes says so."""
+        n = direction_lanes(self.n_dirs, batch.n_sequences, batch.data.shape[0], _cells.GATES[self.cell],
+                            self.hidden_sizes[layer], features, self.dtype.itemsize)
+        if n == 1:
+            return [direction(d) for d in range(self.n_dirs)]
+        with one_blas_thread():
+            return run_lanes(n, direction)
 
     def _pool(self, batch, Y, finals):
         """(P, D*H) top outputs and final states -> (B, D*H) one vector per sorted sequence, plus pool state."""
@@ -276,13 +288,15 @@ class Network:
 
         for layer in range(len(self.layers) - 1, -1, -1):
             H = self.hidden_sizes[layer]
-            dX = None
-            for d, (names, cache) in enumerate(zip(self.layers[layer], caches[layer])):
+
+            def direction(d):
                 dY_d = (np.zeros((batch.data.shape[0], H), dtype=self.dtype) if dY is None
                         else np.ascontiguousarray(dY[:, d * H:(d + 1) * H]))
-                grads = tuple(self.grad_views[n] for n in names)
-                dX_d, _, _, _ = _cells.backward(cache, dY_d, dfinals[d], grads=grads, need_dX=layer > 0)
-                dX = dX_d if dX is None else dX + dX_d
+                grads = tuple(self.grad_views[n] for n in self.layers[layer][d])
+                return _cells.backward(caches[layer][d], dY_d, dfinals[d], grads=grads, need_dX=layer > 0)[0]
+
+            dXs = self._directions(batch, layer, caches[layer][0].X.shape[1], direction)
+            dX = dXs[0] if self.n_dirs == 1 or layer == 0 else dXs[0] + dXs[1]
             if layer > 0:
                 dY = dX if masks[layer - 1] is None else dX * masks[layer - 1]
                 dfinals = [None] * self.n_dirs

@@ -109,6 +109,19 @@ def lanes(rows, packed_rows, gates, hidden, features, itemsize):
     return max(1, min(most, _lane_threads.get() or blas_threads()))
 
 
+def direction_lanes(directions, rows, packed_rows, gates, hidden, features, itemsize):
+    """2 when the two directions of a bidirectional layer run at once, each on a thread with BLAS on one (their
+    steps are independent): when BLAS may use threads and the layer's sequences get no lanes (`lanes`: a single
+    sequence, or too little work for several lanes a direction), but a direction has LANE_WORK multiply-adds and
+    both directions' weights fit in LANE_WEIGHTS. 1 otherwise, and for one direction."""
+    if directions < 2 or lanes(rows, packed_rows, gates, hidden, features, itemsize) > 1:
+        return 1
+    weights = gates * hidden * (features + hidden)
+    if packed_rows * weights < LANE_WORK or 2 * weights * itemsize > LANE_WEIGHTS:
+        return 1
+    return 2 if (_lane_threads.get() or blas_threads()) >= 2 else 1
+
+
 def one_blas_thread():
     """A context in which BLAS runs single-threaded (the lanes are the threads)."""
     return _blas_libraries().limit(limits=1)

@@ -713,6 +713,31 @@ def test_random_state_reproducibility(Estimator):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_fit_in_lanes_at_two_threads_matches_one_thread(monkeypatch):
+    # At 2 BLAS threads the estimator runs BLAS on one (small steps) and gives both threads to lanes
+    # (fastrnn._threads.step_threads, lanes): the same model up to the order of the gradients' sums.
+    from threadpoolctl import threadpool_limits
+
+    from fastrnn import _cells
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 100, 4))
+    y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
+    params = dict(hidden_layer_sizes=(64,), batch_size=32, max_iter=2, random_state=0)
+    counts, lanes = [], _cells.lanes
+    monkeypatch.setattr(_cells, "lanes", lambda *args: counts.append(lanes(*args)) or counts[-1])
+    with threadpool_limits(1, "blas"):
+        one = RNNClassifier(**params).fit(X, y)
+        assert set(counts) == {1}
+    counts.clear()
+    with threadpool_limits(2, "blas"):
+        two = RNNClassifier(**params).fit(X, y)
+        assert set(counts) == {2}
+        assert_allclose(two.predict_proba(X), one.predict_proba(X), rtol=1e-9)
+    assert_allclose(_weights(two), _weights(one), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_refit_restarts():
     X, y = _easy(20)
     clf = RNNClassifier(**TINY)

@@ -181,3 +181,43 @@ def test_per_step_outputs_are_packed_rows_and_causal():
     np.testing.assert_array_equal(per_seq[0, :LENGTHS[0] - 1], per_seq2[0, :LENGTHS[0] - 1])
     assert not np.allclose(per_seq[0, LENGTHS[0] - 1], per_seq2[0, LENGTHS[0] - 1])
     np.testing.assert_array_equal(per_seq[1:], per_seq2[1:])
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("pooling", ["last", "steps"])
+def test_directions_on_two_threads(cell, pooling, monkeypatch):
+    # The two directions of a bidirectional layer at once (fastrnn._threads.direction_lanes), forced here on a
+    # small network: the same loss and gradient as one after the other, and finite differences agree.
+    from fastrnn import _network
+
+    net, batch, y, w = make(cell, pooling=pooling, bidirectional=True, out="identity", n_out=2)
+    if pooling == "steps":
+        y = np.random.default_rng(1).standard_normal((batch.data.shape[0], 2))
+        w = np.ones(batch.data.shape[0])
+    loss = net.loss_and_grad(batch, y, w)
+    grad = net.grad.copy()
+    monkeypatch.setattr(_network, "direction_lanes", lambda *args: 2)
+    # Up to rounding: a lane runs BLAS on one thread, where the backward's products may take another path.
+    np.testing.assert_allclose(net.loss_and_grad(batch, y, w), loss, rtol=1e-13)
+    np.testing.assert_allclose(net.grad, grad, rtol=1e-11, atol=1e-14)
+    check_gradient(net, batch, y, w)
+
+
+def test_one_long_bidirectional_sequence_on_two_threads():
+    from threadpoolctl import threadpool_limits
+
+    from fastrnn import _threads
+
+    rng = np.random.default_rng(2)
+    batch = pack([rng.standard_normal((3000, 8))])
+    net = Network("lstm", 8, (64,), 1, "identity", bidirectional=True)
+    net.initialize(rng)
+    y, w = np.ones((1, 1)), np.ones(1)
+    with threadpool_limits(1, "blas"):
+        assert _threads.direction_lanes(2, 1, 3000, 4, 64, 8, 8) == 1
+        loss = net.loss_and_grad(batch, y, w)
+        grad = net.grad.copy()
+    with threadpool_limits(2, "blas"):
+        assert _threads.direction_lanes(2, 1, 3000, 4, 64, 8, 8) == 2
+        assert net.loss_and_grad(batch, y, w) == loss
+        np.testing.assert_array_equal(net.grad, grad)

@@ -82,3 +82,14 @@ def test_run_lanes_runs_every_lane_and_waits_for_all_before_raising():
     assert finished == [1]
     with pytest.raises(KeyError):
         _threads.run_lanes(2, lambda k: {}[k])
+
+
+def test_direction_lanes_for_bidirectional_layers_without_lanes_of_sequences(monkeypatch):
+    monkeypatch.setattr(_threads, "blas_threads", lambda: 2)
+    assert _threads.direction_lanes(2, 1, 1000, 4, 128, 32, 4) == 2  # one long sequence ("stream")
+    assert _threads.direction_lanes(1, 1, 1000, 4, 128, 32, 4) == 1  # one direction
+    assert _threads.direction_lanes(2, 64, 6400, 4, 256, 64, 4) == 1  # lanes of sequences instead
+    assert _threads.direction_lanes(2, 1, 100, 4, 64, 8, 4) == 1  # too little work
+    assert _threads.direction_lanes(2, 1, 1000, 4, 1024, 512, 4) == 1  # 2 x 24 MB of weights
+    monkeypatch.setattr(_threads, "blas_threads", lambda: 1)
+    assert _threads.direction_lanes(2, 1, 1000, 4, 128, 32, 4) == 1

@@ -41,15 +41,22 @@ typedef T fr_vec_##SUFFIX __attribute__((vector_size(64)));                     
 enum { FR_NR_##SUFFIX = 2 * 64 / (int)sizeof(T) };                                                             \
                                                                                                                \
 /* Bp (strips of k rows by NR) = B^T when trans_b (B given as (n, k)), else B (k, n), zero-padded; NULL if no  \
- * memory. */                                                                                                  \
+ * memory. Strip by strip, so that what a strip reads stays in the L1 cache: with trans_b, a column of its NR   \
+ * rows of B at a time, each row's cache line serving the next columns (row by row over all of B, every read   \
+ * was a cache line of its own: 2.6% of the large LSTM's forward). */                                           \
 static __attribute__((unused)) T *fr_pack_##SUFFIX(int trans_b, ptrdiff_t k, ptrdiff_t n, const T *B) {        \
     ptrdiff_t strips = (n + FR_NR_##SUFFIX - 1) / FR_NR_##SUFFIX;                                              \
     T *Bp = (T *)calloc((size_t)(strips * k * FR_NR_##SUFFIX > 0 ? strips * k * FR_NR_##SUFFIX : 1), sizeof(T)); \
     if (Bp == NULL) return NULL;                                                                               \
-    for (ptrdiff_t kk = 0; kk < k; kk++)                                                                       \
-        for (ptrdiff_t c = 0; c < n; c++)                                                                      \
-            Bp[(c / FR_NR_##SUFFIX * k + kk) * FR_NR_##SUFFIX + c % FR_NR_##SUFFIX] =                          \
-                trans_b ? B[c * k + kk] : B[kk * n + c];                                                       \
+    for (ptrdiff_t s = 0; s < strips; s++) {                                                                   \
+        ptrdiff_t c0 = s * FR_NR_##SUFFIX, nc = n - c0 < FR_NR_##SUFFIX ? n - c0 : FR_NR_##SUFFIX;             \
+        T *dst = Bp + s * k * FR_NR_##SUFFIX;                                                                  \
+        for (ptrdiff_t kk = 0; kk < k; kk++, dst += FR_NR_##SUFFIX)                                            \
+            if (trans_b)                                                                                       \
+                for (ptrdiff_t c = 0; c < nc; c++) dst[c] = B[(c0 + c) * k + kk];                              \
+            else                                                                                               \
+                for (ptrdiff_t c = 0; c < nc; c++) dst[c] = B[kk * n + c0 + c];                                \
+    }                                                                                                          \
     return Bp;                                                                                                 \
 }                                                                                                              \
                                                                                                                \

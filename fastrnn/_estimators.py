@@ -793,6 +793,10 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     an optional dense head to a softmax (multiclass) or logistic (binary) output, trained on the log-loss by
     minibatch Adam or SGD with backpropagation through time in compiled code.
 
+    fit and predict use the threads BLAS may use (``threadpoolctl.threadpool_limits``, ``OMP_NUM_THREADS``): a
+    minibatch's sequences are dealt to one thread each in turn, and the two directions of a bidirectional layer
+    run at once when there are too few sequences; the same data and thread count give the same model.
+
     Parameters
     ----------
     cell : {"lstm", "gru", "rnn"}, default="lstm"

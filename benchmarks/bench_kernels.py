@@ -94,3 +94,31 @@ class StepSuite(_Threads, Benchmark):
         h, c = self.h0, self.c0
         for x in self.xs:
             _, h, c = self.stepper.step(x, h, c)
+
+
+class BidirectionalSuite(_Threads, Benchmark):
+    """One bidirectional layer over one long sequence (the "stream" shape: T = 1000, F = 32, H = 128) through the
+    estimators' network (``fastrnn._network.Network``, a linear head of one output): ``time_forward`` its
+    prediction, ``time_loss_and_grad`` one training step. With one sequence there are no lanes of sequences; at
+    2 threads the two directions run at once (``fastrnn._threads.direction_lanes``)."""
+
+    param_names = ["cell", "dtype", "threads"]
+    params = (list(CELLS), list(DTYPES), list(THREADS))
+
+    def setup(self, cell, dtype, threads):
+        from fastrnn._network import Network
+        from fastrnn._sequences import pack
+
+        self._limit(threads)
+        T, _, F, H, _ = SHAPES["stream"]
+        rng = np.random.default_rng(0)
+        self.batch = pack([rng.standard_normal((T, F)).astype(dtype)])
+        self.net = Network(cell, F, (H,), 1, "identity", bidirectional=True, dtype=np.dtype(dtype))
+        self.net.initialize(rng)
+        self.y, self.w = np.ones((1, 1), dtype=dtype), np.ones(1, dtype=dtype)
+
+    def time_forward(self, cell, dtype, threads):
+        self.net.forward(self.batch)
+
+    def time_loss_and_grad(self, cell, dtype, threads):
+        self.net.loss_and_grad(self.batch, self.y, self.w)

@@ -15,6 +15,7 @@ the sequences, BLAS on one thread; they meet once per call (`run_lanes`).
 """
 import contextlib
 import contextvars
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
@@ -92,6 +93,17 @@ LANE_WEIGHTS = 1 << 23
 _lane_threads = contextvars.ContextVar("fastrnn_lane_threads", default=0)
 _pool, _pool_workers = None, 0
 _pool_lock = threading.Lock()
+
+
+def _forget_pool():
+    # A forked child has none of its parent's threads, but a copy of the pool that counts its idle worker and
+    # would queue work for it forever: the child starts a pool of its own.
+    global _pool, _pool_workers, _pool_lock
+    _pool, _pool_workers, _pool_lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def lanes(rows, packed_rows, gates, hidden, features, itemsize):

@@ -93,3 +93,21 @@ def test_direction_lanes_for_bidirectional_layers_without_lanes_of_sequences(mon
     assert _threads.direction_lanes(2, 1, 1000, 4, 1024, 512, 4) == 1  # 2 x 24 MB of weights
     monkeypatch.setattr(_threads, "blas_threads", lambda: 1)
     assert _threads.direction_lanes(2, 1, 1000, 4, 128, 32, 4) == 1
+
+
+def test_lanes_run_in_a_forked_child():
+    # The child of a fork has none of the parent's threads; a pool copied from the parent would wait for them.
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    assert _threads.run_lanes(2, lambda k: k) == [0, 1]  # the parent's pool has a worker now
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=lambda: queue.put(_threads.run_lanes(2, lambda k: 10 * k)))
+    child.start()
+    child.join(30)
+    if child.is_alive():
+        child.terminate()
+        raise AssertionError("lanes hung in a forked child")
+    assert child.exitcode == 0 and queue.get(timeout=5) == [0, 10]

@@ -14,9 +14,9 @@ import numpy as np
 from scipy.special import expit, log_softmax, softmax
 
 from . import _cells
+from ._sequences import row_sequence, row_step, sequence_order
 from ._stream import Stepper
 from ._threads import direction_lanes, one_blas_thread, run_lanes
-from ._sequences import row_sequence, row_step, sequence_order
 
 OUT_ACTIVATIONS = ("identity", "logistic", "softmax")
 POOLINGS = ("last", "mean", "max", "steps")

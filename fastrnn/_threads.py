@@ -118,7 +118,7 @@ def lanes(rows, packed_rows, gates, hidden, features, itemsize):
     most = min(rows, work // LANE_WORK, LANE_WEIGHTS // (gates * hidden * (features + hidden) * itemsize))
     if most < 2:
         return 1
-    return max(1, min(most, _lane_threads.get() or blas_threads()))
+    return min(most, _lane_threads.get() or blas_threads())
 
 
 def direction_lanes(directions, rows, packed_rows, gates, hidden, features, itemsize):

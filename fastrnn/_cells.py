@@ -56,9 +56,10 @@ class Split:
 
     def join_states(self, parts, out):
         """Put each lane's rows of a (B, .) state back into out (None: nothing)."""
+        if out is None:
+            return
         for k, part in enumerate(parts):
-            if out is not None:
-                out[k::self.n] = part
+            out[k::self.n] = part
 
 
 @functools.lru_cache(maxsize=2)

@@ -72,7 +72,7 @@ def step_threads(rows, network):
 def _lane_context(threads):
     token = _lane_threads.set(threads)
     try:
-        with _blas_libraries().limit(limits=1):
+        with one_blas_thread():
             yield
     finally:
         _lane_threads.reset(token)

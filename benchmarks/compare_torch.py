@@ -62,6 +62,7 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from fastrnn._network import Network
 from fastrnn._stream import Stepper
 
 try:  # imported as benchmarks.compare_torch (asv discovery)
@@ -229,7 +230,13 @@ def step_case(torch, cell, dtype):
     """One streaming step of one layer (the compiled step under predict_step) against torch's cell, both carrying
     their state."""
     _, B, F, H, _ = STEP_SHAPE
-    weights = make_layers(cell, F, H, 1, dtype)[0]
+    # The weights where an estimator keeps them, in its network's parameter vector, whose alignment the step's
+    # products depend on (fastrnn/_network.py, _aligned_zeros).
+    net = Network(cell, F, (H,), 1, "identity", dtype=dtype)
+    names = net.layers[0][0]
+    for name, w in zip(names, make_layers(cell, F, H, 1, dtype)[0]):
+        net.views[name][...] = w
+    weights = tuple(net.views[name] for name in names)
     x_np = np.random.default_rng(1).standard_normal((B, F)).astype(dtype)
     stepper = Stepper(cell, "tanh", [weights], [])
     zeros = (np.zeros((B, H), dtype=dtype),)

@@ -739,9 +739,9 @@ class BaseRNN(BaseEstimator):
         net = state.pop("_network", None)
         if net is not None:
             network = Network.__new__(Network)
-            # A copy: joblib may hand back read-only memory maps, and training writes into the parameters.
-            network.__setstate__({"config": dict(net["config"]),
-                                  "params": np.array(net["params"], dtype=net["config"]["dtype"])})
+            # The network copies the parameters (joblib may hand back read-only memory maps, and training writes
+            # into them).
+            network.__setstate__({"config": dict(net["config"]), "params": net["params"]})
             state["_network"] = network
         optimizer = state.pop("_optimizer", None)
         if optimizer is not None:

@@ -22,6 +22,16 @@ OUT_ACTIVATIONS = ("identity", "logistic", "softmax")
 POOLINGS = ("last", "mean", "max", "steps")
 
 
+def _aligned_zeros(n, dtype):
+    """Zeros of shape (n,) whose memory starts on a 64-byte boundary. The streaming step reads the weights where
+    they are, in 32-byte vectors (_gemm.h, fr_dots), and numpy's large arrays start 16 bytes past a page: a float64
+    weight_hh of (256, 64) there made the step's products 20-30% slower than on the boundary."""
+    dtype = np.dtype(dtype)
+    whole = np.zeros(n + 64 // dtype.itemsize, dtype)
+    start = (-whole.ctypes.data % 64) // dtype.itemsize
+    return whole[start:start + n]
+
+
 def _glorot(rng, shape, fan_in, fan_out, factor=6.0):
     bound = np.sqrt(factor / (fan_in + fan_out))
     return rng.uniform(-bound, bound, size=shape)
@@ -92,7 +102,9 @@ class Network:
 
         self.stepper = None  # the compiled streaming step, made by make_stepper when first needed
         sizes = [int(np.prod(s)) for _, s in shapes]
-        self.params = np.zeros(sum(sizes), dtype=self.dtype) if params is None else params
+        self.params = _aligned_zeros(sum(sizes), self.dtype)
+        if params is not None:
+            self.params[:] = params
         self.grad = np.zeros_like(self.params)
         self.views, self.grad_views = {}, {}
         # The L2 penalty applies to weight matrices, not biases (as MLP).

@@ -60,6 +60,10 @@ cdef extern from "_gemm.h" nogil:
                       Py_ssize_t ldb, float* C, Py_ssize_t ldc, int add)
     void fr_gemm_tn_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A, Py_ssize_t lda, const double* B,
                       Py_ssize_t ldb, double* C, Py_ssize_t ldc, int add)
+    void fr_dots_f(Py_ssize_t n, Py_ssize_t m, const float* W1, Py_ssize_t k1, const float* x1, const float* W2,
+                   Py_ssize_t k2, const float* x2, float* y)
+    void fr_dots_d(Py_ssize_t n, Py_ssize_t m, const double* W1, Py_ssize_t k1, const double* x1, const double* W2,
+                   Py_ssize_t k2, const double* x2, double* y)
 
 
 cdef inline floating* pack_step(bint own, bint trans_b, int k, int n, const floating* B) noexcept nogil:
@@ -135,3 +139,13 @@ cdef inline void gemm_nn(bint own, int m, int n, int k, const floating* A, int l
     cdef floating* Bp = pack_step(own and wide_product(n, A), False, k, n, B)
     step_gemm(False, m, n, k, A, lda, B, ldb, 0, C, ldc, Bp)
     free(Bp)
+
+
+cdef inline void dots(Py_ssize_t n, Py_ssize_t m, const floating* W1, Py_ssize_t k1, const floating* x1,
+                      const floating* W2, Py_ssize_t k2, const floating* x2, floating* y) noexcept nogil:
+    """y (n, m) = x1 (n, k1) @ W1^T + x2 (n, k2) @ W2^T, or without the second term when W2 is NULL: the streaming
+    step's products for a few streams, on row-major weights as the model keeps them (_gemm.h, fr_dots)."""
+    if floating is float:
+        fr_dots_f(n, m, W1, k1, x1, W2, k2, x2, y)
+    else:
+        fr_dots_d(n, m, W1, k1, x1, W2, k2, x2, y)

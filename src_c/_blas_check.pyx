@@ -7,7 +7,7 @@ from cython cimport floating
 
 from libc.stdlib cimport free
 
-from _blas cimport gemm, gemm_tn, gemv, axpy, pack_step, step_gemm
+from _blas cimport gemm, gemm_tn, gemv, axpy, pack_step, step_gemm, dots
 
 
 def gemm_check(bint trans_a, bint trans_b, double alpha, const floating[:, ::1] A,
@@ -52,3 +52,15 @@ def gemm_tn_check(bint own, const floating[:, ::1] A, const floating[:, ::1] B, 
     with nogil:
         gemm_tn(own, C.shape[0], C.shape[1], A.shape[0], &A[0, 0], A.shape[1], &B[0, 0], B.shape[1], add,
                 &C[0, 0], C.shape[1])
+
+
+def dots_check(const floating[:, ::1] W1, const floating[:, ::1] x1, const floating[:, ::1] W2,
+               const floating[:, ::1] x2, floating[:, ::1] y):
+    """y = x1 @ W1^T + x2 @ W2^T; W2 and x2 None for the first term alone."""
+    cdef const floating* w2 = NULL
+    cdef const floating* z2 = NULL
+    cdef Py_ssize_t k2 = 0
+    if W2 is not None:
+        w2, z2, k2 = &W2[0, 0], &x2[0, 0], W2.shape[1]
+    with nogil:
+        dots(y.shape[0], y.shape[1], &W1[0, 0], W1.shape[1], &x1[0, 0], w2, k2, z2, &y[0, 0])

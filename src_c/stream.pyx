@@ -18,11 +18,13 @@ the Stepper keeps references to those arrays so that their memory outlives it.
 """
 cimport numpy as cnp
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cython cimport floating
 from libc.math cimport exp
 from libc.string cimport memcpy
 
-from _blas cimport step_gemm
+from _blas cimport step_gemm, dots
 from _math cimport relu, sigmoid_rows, all_finite, bias_rows, bias_sum
 from lstm cimport lstm_pointwise
 from gru cimport gru_pointwise
@@ -37,6 +39,14 @@ cdef enum:
 
 cdef enum:
     IDENTITY, LOGISTIC, SOFTMAX
+
+cdef enum:
+    # Up to this many streams, a step's products are fr_dots (_gemm.h) on the weights as they are; beyond, BLAS's
+    # GEMM, whose register blocks reuse every weight across the streams.
+    DOTS_STREAMS = 4
+    # Layers and scratch values (doubles) that Stepper.step keeps on the stack; a deeper or wider step allocates.
+    STACK_LAYERS = 8
+    STACK_SCRATCH = 1024
 
 CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 OUT_ACTIVATIONS = {"identity": IDENTITY, "logistic": LOGISTIC, "softmax": SOFTMAX}
@@ -133,12 +143,12 @@ cdef class Stepper:
         PyMem_Free(self._layers)
         PyMem_Free(self._dense)
 
-    cdef void _check_state(self, arrays, Py_ssize_t n) except *:
+    cdef void _check_state(self, tuple arrays, Py_ssize_t n) except *:
         """Each layer's state array is a C-contiguous (n, H_l) array of the Stepper's dtype."""
         cdef cnp.ndarray a
         for l in range(self.n_layers):
             obj = arrays[l]
-            if type(obj) is np.ndarray:
+            if isinstance(obj, cnp.ndarray):
                 a = <cnp.ndarray> obj
                 if (cnp.PyArray_TYPE(a) == self.typenum and cnp.PyArray_NDIM(a) == 2 and a.shape[0] == n
                         and a.shape[1] == self._layers[l].H and cnp.PyArray_IS_C_CONTIGUOUS(a)):
@@ -149,57 +159,79 @@ cdef class Stepper:
                 "estimator's init_state."
             )
 
+    cdef tuple _new_states(self, Py_ssize_t n, void** data):
+        """A tuple of new (n, H_l) arrays, one per layer, and their memory in data[0:L]."""
+        cdef cnp.npy_intp dims[2]
+        cdef tuple arrays = PyTuple_New(self.n_layers)
+        dims[0] = n
+        for l in range(self.n_layers):
+            dims[1] = self._layers[l].H
+            a = cnp.PyArray_EMPTY(2, dims, self.typenum, 0)
+            Py_INCREF(a)
+            PyTuple_SET_ITEM(arrays, l, a)
+            data[l] = cnp.PyArray_DATA(<cnp.ndarray> a)
+        return arrays
+
     def step(self, cnp.ndarray x, tuple h, c):
         """One step of n streams: returns (out (n, n_outputs), new h (tuple), new c (tuple, or None)).
 
         x : (n, F) array of the Stepper's dtype, with finite values.
         h : tuple of (n, H_l) arrays, c : the same for an LSTM, else None: the state before the step, not modified.
         """
-        cdef Py_ssize_t n, L = self.n_layers, l
+        # A step at H = 64 takes about two microseconds, so this does its checks and allocations at the C level:
+        # no Python attribute lookups, and no list or tuple but the three it returns (each of which, with the
+        # garbage collector's passes they bring on, costs about as much as a check).
+        cdef Py_ssize_t n, L = self.n_layers, l, size
+        cdef bint lstm = self.cell == LSTM
         if cnp.PyArray_TYPE(x) != self.typenum or cnp.PyArray_NDIM(x) != 2 or x.shape[1] != self.n_features:
             raise ValueError(f"X_t must be a {self.dtype} array of shape (n_samples, {self.n_features}), got "
                              f"{x.dtype} {(<object> x).shape}")
         if not cnp.PyArray_IS_C_CONTIGUOUS(x):
             x = np.ascontiguousarray(x)
         n = x.shape[0]
-        if (c is None) != (self.cell != LSTM) or len(h) != L or (c is not None and len(c) != L):
+        if (c is None) == lstm or len(h) != L or (lstm and (type(c) is not tuple or len(<tuple> c) != L)):
             raise ValueError(f"state does not belong to this model ({L} {['lstm', 'gru', 'rnn'][self.cell]} "
                              "layers); make it with this estimator's init_state.")
-        n_state = h[0].shape[0] if isinstance(h[0], np.ndarray) and h[0].ndim == 2 else None
-        if n_state is not None and n_state != n:
-            raise ValueError(f"X_t has {n} rows, but state holds {n_state} streams; they must match (use "
-                             "state.take(indices) to step a subset of the streams).")
+        first = h[0]
+        if (isinstance(first, cnp.ndarray) and cnp.PyArray_NDIM(<cnp.ndarray> first) == 2
+                and (<cnp.ndarray> first).shape[0] != n):
+            raise ValueError(f"X_t has {n} rows, but state holds {(<cnp.ndarray> first).shape[0]} streams; they "
+                             "must match (use state.take(indices) to step a subset of the streams).")
         self._check_state(h, n)
-        if c is not None:
-            self._check_state(c, n)
+        if lstm:
+            self._check_state(<tuple> c, n)
         if not (all_finite(<float*> cnp.PyArray_DATA(x), n * self.n_features) if self.typenum == cnp.NPY_FLOAT32
                 else all_finite(<double*> cnp.PyArray_DATA(x), n * self.n_features)):
             raise ValueError("X_t contains NaN or infinity.")
 
-        cdef cnp.npy_intp dims[2]
-        dims[0] = n
-        new_h, new_c = [], []
-        # Pointers to every layer's state in, state out, in that order: h then c.
-        cdef void** states = <void**> PyMem_Malloc(4 * L * sizeof(void*))
-        cdef void* scratch = PyMem_Malloc((2 * n + 1) * self.max_width * cnp.PyArray_ITEMSIZE(x))
+        # Pointers to every layer's state in, state out, in that order: h then c; on the stack unless there are
+        # many layers, as is the scratch unless the step is wide.
+        cdef void* states_here[4 * STACK_LAYERS]
+        cdef double scratch_here[STACK_SCRATCH]
+        cdef void** states = states_here
+        cdef void* scratch = scratch_here
+        size = (2 * n + 1) * self.max_width * cnp.PyArray_ITEMSIZE(x)
+        if L > STACK_LAYERS:
+            states = <void**> PyMem_Malloc(4 * L * sizeof(void*))
+        if size > <Py_ssize_t> (STACK_SCRATCH * sizeof(double)):
+            scratch = PyMem_Malloc(size)
         if states == NULL or scratch == NULL:
-            PyMem_Free(states)
-            PyMem_Free(scratch)
+            self._free(states, scratch, states_here, scratch_here)
             raise MemoryError()
         cdef bint finite
         cdef cnp.ndarray out
+        cdef cnp.npy_intp dims[2]
+        cdef tuple new_h, new_c = None
         try:
             for l in range(L):
-                dims[1] = self._layers[l].H
-                new_h.append(cnp.PyArray_EMPTY(2, dims, self.typenum, 0))
                 states[l] = cnp.PyArray_DATA(<cnp.ndarray> h[l])
-                states[L + l] = cnp.PyArray_DATA(<cnp.ndarray> new_h[l])
-                if c is not None:
-                    new_c.append(cnp.PyArray_EMPTY(2, dims, self.typenum, 0))
-                    states[2 * L + l] = cnp.PyArray_DATA(<cnp.ndarray> c[l])
-                    states[3 * L + l] = cnp.PyArray_DATA(<cnp.ndarray> new_c[l])
+                if lstm:
+                    states[2 * L + l] = cnp.PyArray_DATA(<cnp.ndarray> (<tuple> c)[l])
+            new_h = self._new_states(n, states + L)
+            if lstm:
+                new_c = self._new_states(n, states + 3 * L)
             if self.n_dense:
-                dims[1] = self.n_outputs
+                dims[0], dims[1] = n, self.n_outputs
                 out = cnp.PyArray_EMPTY(2, dims, self.typenum, 0)
             else:
                 out = new_h[L - 1]
@@ -210,11 +242,16 @@ cdef class Stepper:
                 finite = self._run(<double*> cnp.PyArray_DATA(x), n, states, <double*> cnp.PyArray_DATA(out),
                                    <double*> scratch)
         finally:
-            PyMem_Free(states)
-            PyMem_Free(scratch)
+            self._free(states, scratch, states_here, scratch_here)
         if not finite:
             raise FloatingPointError("non-finite value in the streaming step")
-        return out, tuple(new_h), tuple(new_c) if c is not None else None
+        return out, new_h, new_c
+
+    cdef void _free(self, void** states, void* scratch, void** states_here, void* scratch_here) noexcept:
+        if states != states_here:
+            PyMem_Free(states)
+        if scratch != scratch_here:
+            PyMem_Free(scratch)
 
     cdef bint _run(self, floating* x, Py_ssize_t n, void** states, floating* out, floating* scratch) noexcept:
         with nogil:
@@ -258,8 +295,11 @@ cdef bint step(const floating* x, Py_ssize_t n, const Layer* layers, Py_ssize_t 
         if cell == LSTM:
             G = 4 * H
             bias_sum(bias, b_ih, b_hh, G, G)
-            step_gemm(True, n, G, F, z, F, w_ih, F, 0, a, G)
-            step_gemm(True, n, G, H, h0, H, w_hh, H, 1, a, G)
+            if n <= DOTS_STREAMS:
+                dots(n, G, w_ih, F, z, w_hh, H, h0, a)
+            else:
+                step_gemm(True, n, G, F, z, F, w_ih, F, 0, a, G)
+                step_gemm(True, n, G, H, h0, H, w_hh, H, 1, a, G)
             c1 = <floating*> states[3 * L + l]
             memcpy(c1, states[2 * L + l], n * H * sizeof(floating))
             lstm_pointwise(use_relu, n, H, a, bias, c1, h1, <floating*> NULL)
@@ -267,13 +307,20 @@ cdef bint step(const floating* x, Py_ssize_t n, const Layer* layers, Py_ssize_t 
         elif cell == GRU:
             G = 3 * H
             bias_sum(bias, b_ih, b_hh, G, 2 * H)
-            step_gemm(True, n, G, F, z, F, w_ih, F, 0, a, G)
-            step_gemm(True, n, G, H, h0, H, w_hh, H, 0, u, G)
+            if n <= DOTS_STREAMS:
+                dots(n, G, w_ih, F, z, <const floating*> NULL, 0, <const floating*> NULL, a)
+                dots(n, G, w_hh, H, h0, <const floating*> NULL, 0, <const floating*> NULL, u)
+            else:
+                step_gemm(True, n, G, F, z, F, w_ih, F, 0, a, G)
+                step_gemm(True, n, G, H, h0, H, w_hh, H, 0, u, G)
             gru_pointwise(use_relu, n, H, a, bias, u, b_hh + 2 * H, h0, h1, <floating*> NULL)
         else:
             bias_sum(bias, b_ih, b_hh, H, H)
-            step_gemm(True, n, H, F, z, F, w_ih, F, 0, h1, H)
-            step_gemm(True, n, H, H, h0, H, w_hh, H, 1, h1, H)
+            if n <= DOTS_STREAMS:
+                dots(n, H, w_ih, F, z, w_hh, H, h0, h1)
+            else:
+                step_gemm(True, n, H, F, z, F, w_ih, F, 0, h1, H)
+                step_gemm(True, n, H, H, h0, H, w_hh, H, 1, h1, H)
             rnn_pointwise(use_relu, n, H, h1, bias)
         finite = finite and all_finite(h1, n * H)
         z = h1
@@ -283,8 +330,14 @@ cdef bint step(const floating* x, Py_ssize_t n, const Layer* layers, Py_ssize_t 
         coef, intercept = <const floating*> dense[i].coef, <const floating*> dense[i].intercept
         # The hidden layers alternate between the two head buffers; the last writes out.
         dst = out if i == D - 1 else scratch + (i % 2) * n * width
-        bias_rows(dst, n, fo, intercept)
-        step_gemm(False, n, fo, fi, z, fi, coef, fo, 1, dst, fo)
+        if fo == 1 and n <= DOTS_STREAMS:
+            # A single output's coef (fi, 1) is one row of fi: a dot product per stream.
+            dots(n, 1, coef, fi, z, <const floating*> NULL, 0, <const floating*> NULL, dst)
+            for j in range(n):
+                dst[j] += intercept[0]
+        else:
+            bias_rows(dst, n, fo, intercept)
+            step_gemm(False, n, fo, fi, z, fi, coef, fo, 1, dst, fo)
         if i < D - 1:
             for k in range(n * fo):
                 dst[k] = relu(dst[k])

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from fastrnn._blas_check import axpy_check, gemm_check, gemm_tn_check, gemv_check, step_gemm_check
+from fastrnn._blas_check import axpy_check, dots_check, gemm_check, gemm_tn_check, gemv_check, step_gemm_check
 
 DTYPES = [np.float32, np.float64]
 # (m, n, k): square, skinny, the 1 x 1 and k = 1 edge cases, one row (BLAS's GEMV in step_gemm without packing), odd sizes.
@@ -125,3 +125,54 @@ def test_gemm_tn(dtype, k, m, n, add, own):
     gemm_tn_check(own, A, B, add, C)
     bound = np.abs(A).T.astype(np.float64) @ np.abs(B) * np.finfo(dtype).eps * 4 + np.finfo(dtype).eps * 4
     assert np.all(np.abs(C - exact) <= bound + np.abs(exact) * np.finfo(dtype).eps)
+
+
+def at_offset(a, offset):
+    """A C-contiguous copy of a whose memory starts `offset` bytes past a 64-byte boundary."""
+    whole = np.zeros(a.size + 128 // a.itemsize, a.dtype)
+    start = ((offset - whole.ctypes.data) % 64) // a.itemsize
+    out = whole[start:start + a.size].reshape(a.shape)
+    out[...] = a
+    assert out.ctypes.data % 64 == offset
+    return out
+
+
+# (n streams, m rows, k1, k2): the benchmarked LSTM step (256 rows of 8 and 64), one row, rows and columns that
+# are not a whole number of vectors (R = 4 doubles, 8 floats), k = 1, no second term (k2 = 0).
+DOTS_SHAPES = [(1, 256, 8, 64), (1, 1, 64, 0), (2, 13, 5, 3), (3, 9, 1, 17), (4, 24, 16, 0), (1, 7, 9, 11),
+               (4, 40, 33, 8)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, m, k1, k2", DOTS_SHAPES)
+def test_dots(dtype, n, m, k1, k2):
+    """fr_dots (the streaming step's products) against NumPy, and the same bits wherever the weights lie: rows
+    off a vector's boundary only change which loads straddle cache lines, not the order of the sums."""
+    rng = np.random.default_rng(n * 1000 + m)
+    W1, x1 = rng.standard_normal((m, k1)).astype(dtype), rng.standard_normal((n, k1)).astype(dtype)
+    W2, x2 = (rng.standard_normal((m, k2)).astype(dtype), rng.standard_normal((n, k2)).astype(dtype)) if k2 \
+        else (None, None)
+    want = x1.astype(np.float64) @ W1.T.astype(np.float64)
+    if k2:
+        want += x2.astype(np.float64) @ W2.T.astype(np.float64)
+    y = np.full((n, m), np.nan, dtype)  # overwritten, never read
+    dots_check(W1, x1, W2, x2, y)
+    np.testing.assert_allclose(y, want, **tol(dtype))
+    for offset in (dtype().itemsize, 16, 32):
+        again = np.full((n, m), np.nan, dtype)
+        dots_check(at_offset(W1, offset), x1, None if W2 is None else at_offset(W2, offset), x2, again)
+        np.testing.assert_array_equal(again, y)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dots_non_finite_stays_in_its_row(dtype):
+    """A NaN or infinite weight makes its own row's sums non-finite, and no other row's (no load runs past a row
+    into the next, even for rows that are not a whole number of vectors)."""
+    rng = np.random.default_rng(3)
+    for k in (8, 9):
+        W1, x1 = rng.standard_normal((12, k)).astype(dtype), rng.standard_normal((2, k)).astype(dtype)
+        W1[5, -1], W1[6, 0] = np.inf, np.nan
+        y = np.empty((2, 12), dtype)
+        dots_check(W1, x1, None, None, y)
+        assert np.isfinite(np.delete(y, [5, 6], axis=1)).all()
+        assert not np.isfinite(y[:, 5:7]).any()

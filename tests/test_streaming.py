@@ -349,3 +349,60 @@ def test_stepper_errors():
     layers[0][1][0, 0] = np.nan  # a corrupted model: NaN propagates to the state
     with pytest.raises(FloatingPointError, match="non-finite"):
         stepper.step(x, h, c)
+
+
+def unaligned_copy(a):
+    """A C-contiguous copy of a whose memory is not aligned to its itemsize."""
+    raw = np.zeros(a.nbytes + 1, np.uint8)
+    out = np.frombuffer(raw[1:].data, dtype=a.dtype).reshape(a.shape)
+    out[...] = a
+    assert not out.flags.aligned
+    return out
+
+
+def test_stepper_byte_order_and_alignment():
+    """Arrays the C code would misread are refused (byte-swapped x or state) or copied first (unaligned x)."""
+    from fastrnn._stream import Stepper
+
+    rng = np.random.default_rng(4)
+    layers, dense, x, h, c = random_stepper_case("lstm", np.float64, 2, 3, (4,), (1,), rng)
+    stepper = Stepper("lstm", "tanh", layers, dense)
+    want = stepper.step(x, h, c)
+    with pytest.raises(ValueError, match="X_t must be a float64 array"):
+        stepper.step(x.astype(">f8"), h, c)
+    with pytest.raises(ValueError, match="state of layer 0 must be float64"):
+        stepper.step(x, (h[0].astype(">f8"),), c)
+    with pytest.raises(ValueError, match="state of layer 0 must be float64"):
+        stepper.step(x, h, (unaligned_copy(c[0]),))
+    got = stepper.step(unaligned_copy(x), h, c)
+    for a, b in zip((got[0], *got[1], *got[2]), (want[0], *want[1], *want[2])):
+        assert_array_equal(a, b)
+    # Through the estimator, a byte-swapped or unaligned X_t is converted, with the same result.
+    reg = fitted(RNNRegressor, "lstm")
+    x = np.random.default_rng(5).standard_normal((2, 3))
+    y, _ = reg.predict_step(x, None)
+    for other in (x.astype(">f8"), unaligned_copy(x)):
+        assert_array_equal(reg.predict_step(other, None)[0], y)
+
+
+def test_stepper_stream_takes_the_common_case_only():
+    """Stepper.stream (predict_step's fast path) steps a 2-D array of the model's dtype and width from a state of
+    the given class, as step does, and declines (None) everything else, before any work."""
+    from fastrnn._stream import Stepper
+
+    rng = np.random.default_rng(6)
+    layers, dense, x, h, c = random_stepper_case("lstm", np.float64, 2, 3, (4,), (1,), rng)
+    stepper = Stepper("lstm", "tanh", layers, dense)
+    state = StreamState(h, c)
+    out, new = stepper.stream(x, state, StreamState)
+    want = stepper.step(x, h, c)
+    assert type(new) is StreamState
+    assert_array_equal(out, want[0])
+    for a, b in zip(new.h + new.c, want[1] + want[2]):
+        assert_array_equal(a, b)
+    for bad_x in (x.tolist(), x.astype(np.float32), x.astype(">f8"), x[:, :2].copy(), x[None], x[0]):
+        assert stepper.stream(bad_x, state, StreamState) is None
+    assert stepper.stream(x, None, StreamState) is None
+    assert stepper.stream(x, {"h": h, "c": c}, StreamState) is None
+    with pytest.raises(ValueError, match="X_t has 1 rows, but state holds 2 streams"):
+        stepper.stream(x[:1].copy(), state, StreamState)

@@ -21,6 +21,7 @@ from .common import (
     STEP_SHAPE,
     Benchmark,
     env_list,
+    estimator_layout,
     fastrnn_forward,
     fastrnn_train_step,
     kernel_case,
@@ -82,7 +83,7 @@ class StepSuite(_Threads, Benchmark):
     def setup(self, cell, dtype, threads):
         self._limit(threads)
         T, B, F, H, _ = STEP_SHAPE
-        self.weights = make_layers(cell, F, H, 1, dtype)[0]
+        self.weights = estimator_layout(make_layers(cell, F, H, 1, dtype)[0])
         self.xs = np.random.default_rng(0).standard_normal((self.n_steps, 1, F)).astype(dtype)
         if Stepper is None:
             raise NotImplementedError("fastrnn._stream.Stepper does not exist in this version")

@@ -61,6 +61,24 @@ def make_layers(cell, F, H, L, dtype, seed=0):
     return layers
 
 
+def estimator_layout(arrays):
+    """Copies of `arrays` laid out as an estimator keeps its parameters: one after the other in one flat vector
+    that starts on a 64-byte boundary (fastrnn/_network.py). The streaming step reads the weights in place, and
+    how they sit against the cache lines changes its speed (stand-alone arrays start wherever numpy puts them,
+    which differs from process to process)."""
+    dtype = arrays[0].dtype
+    sizes = [a.size for a in arrays]
+    whole = np.zeros(sum(sizes) + 64 // dtype.itemsize, dtype)
+    start = (-whole.ctypes.data % 64) // dtype.itemsize
+    out = []
+    for a, size in zip(arrays, sizes):
+        view = whole[start:start + size].reshape(a.shape)
+        view[...] = a
+        out.append(view)
+        start += size
+    return tuple(out)
+
+
 def make_packed_input(T, B, F, dtype, seed=1):
     """Equal-length packed batch: X ``(T * B, F)`` (row ``t * B + b`` is step t of sequence b) and
     ``batch_sizes = [B] * T``."""

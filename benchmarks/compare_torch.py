@@ -62,15 +62,14 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from fastrnn._network import Network
 from fastrnn._stream import Stepper
 
 try:  # imported as benchmarks.compare_torch (asv discovery)
     from .common import CELLS, DTYPES, GATES, SHAPES, STEP_SHAPE, fastrnn_forward, fastrnn_train_step, gemm_flops
-    from .common import make_layers, make_packed_input
+    from .common import estimator_layout, make_layers, make_packed_input
 except ImportError:  # run as a script
     from common import CELLS, DTYPES, GATES, SHAPES, STEP_SHAPE, fastrnn_forward, fastrnn_train_step, gemm_flops
-    from common import make_layers, make_packed_input
+    from common import estimator_layout, make_layers, make_packed_input
 
 MODES = ("inference", "training", "step")
 QUICK = dict(shapes=("tiny", "small", "medium", "stream", "probe"), cells=CELLS, dtypes=DTYPES, threads=(1,),
@@ -230,13 +229,7 @@ def step_case(torch, cell, dtype):
     """One streaming step of one layer (the compiled step under predict_step) against torch's cell, both carrying
     their state."""
     _, B, F, H, _ = STEP_SHAPE
-    # The weights where an estimator keeps them, in its network's parameter vector, whose alignment the step's
-    # products depend on (fastrnn/_network.py, _aligned_zeros).
-    net = Network(cell, F, (H,), 1, "identity", dtype=dtype)
-    names = net.layers[0][0]
-    for name, w in zip(names, make_layers(cell, F, H, 1, dtype)[0]):
-        net.views[name][...] = w
-    weights = tuple(net.views[name] for name in names)
+    weights = estimator_layout(make_layers(cell, F, H, 1, dtype)[0])
     x_np = np.random.default_rng(1).standard_normal((B, F)).astype(dtype)
     stepper = Stepper(cell, "tanh", [weights], [])
     zeros = (np.zeros((B, H), dtype=dtype),)

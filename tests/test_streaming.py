@@ -275,6 +275,7 @@ def random_stepper_case(cell, dtype, n, F, sizes, dense_sizes, rng):
     (3, 5, (7, 4), (3, 2), "softmax"),       # odd sizes, two layers, a hidden dense layer
     (2, 3, (9,), (1,), "logistic"),
     (5, 2, (3, 6, 5), (4,), "softmax"),
+    (17, 3, (9,), (1,), "identity"),         # more streams than fr_dots takes: BLAS's GEMM
 ])
 def test_stepper_matches_oracle(cell, activation, dtype, n, F, sizes, dense_sizes, out_activation):
     from fastrnn._stream import Stepper

@@ -19,7 +19,8 @@ What is timed (both sides do the same work on the same numbers):
   input, gradients reset to None before each step).
 - step: one streaming step of one sequence (F = 8, H = 64), state carried from call to call: the compiled
   streaming step (``fastrnn._stream.Stepper``, one layer and no head, what ``predict_step`` runs after its
-  checks) against ``nn.LSTMCell/GRUCell/RNNCell`` under ``no_grad`` (shape "step");
+  checks, on weights laid out as an estimator keeps them: ``common.estimator_layout``) against
+  ``nn.LSTMCell/GRUCell/RNNCell`` under ``no_grad`` (shape "step");
   and, when the estimators have it, ``RNNRegressor.predict_step`` (one layer of 64 and a linear head) against the
   torch cell followed by ``nn.Linear(64, 1)`` (shape "predict_step").
 Both sides get the same weights (PyTorch's default initialisation) and the same input; before timing, the outputs

@@ -284,6 +284,18 @@ cdef class Stepper:
                         self.out_activation, states, out, scratch, self.max_width)
 
 
+cdef inline void products(Py_ssize_t n, Py_ssize_t m, const floating* z, Py_ssize_t F, const floating* w_ih,
+                          const floating* h, Py_ssize_t H, const floating* w_hh, floating* y) noexcept nogil:
+    """y (n, m) = z (n, F) W_ih^T + h (n, H) W_hh^T, without the second term when w_hh is NULL: fr_dots on the
+    weights as they are for up to DOTS_STREAMS streams, BLAS's GEMM beyond."""
+    if n <= DOTS_STREAMS:
+        dots(n, m, w_ih, F, z, w_hh, H, h, y)
+        return
+    step_gemm(True, n, m, F, z, F, w_ih, F, 0, y, m)
+    if w_hh != NULL:
+        step_gemm(True, n, m, H, h, H, w_hh, H, 1, y, m)
+
+
 cdef bint step(const floating* x, Py_ssize_t n, const Layer* layers, Py_ssize_t L, const Dense* dense,
                Py_ssize_t D, int cell, bint use_relu, int out_activation, void** states, floating* out,
                floating* scratch, Py_ssize_t width) noexcept nogil:
@@ -320,11 +332,7 @@ cdef bint step(const floating* x, Py_ssize_t n, const Layer* layers, Py_ssize_t 
         if cell == LSTM:
             G = 4 * H
             bias_sum(bias, b_ih, b_hh, G, G)
-            if n <= DOTS_STREAMS:
-                dots(n, G, w_ih, F, z, w_hh, H, h0, a)
-            else:
-                step_gemm(True, n, G, F, z, F, w_ih, F, 0, a, G)
-                step_gemm(True, n, G, H, h0, H, w_hh, H, 1, a, G)
+            products(n, G, z, F, w_ih, h0, H, w_hh, a)
             c1 = <floating*> states[3 * L + l]
             memcpy(c1, states[2 * L + l], n * H * sizeof(floating))
             lstm_pointwise(use_relu, n, H, a, bias, c1, h1, <floating*> NULL)
@@ -332,20 +340,12 @@ cdef bint step(const floating* x, Py_ssize_t n, const Layer* layers, Py_ssize_t 
         elif cell == GRU:
             G = 3 * H
             bias_sum(bias, b_ih, b_hh, G, 2 * H)
-            if n <= DOTS_STREAMS:
-                dots(n, G, w_ih, F, z, <const floating*> NULL, 0, <const floating*> NULL, a)
-                dots(n, G, w_hh, H, h0, <const floating*> NULL, 0, <const floating*> NULL, u)
-            else:
-                step_gemm(True, n, G, F, z, F, w_ih, F, 0, a, G)
-                step_gemm(True, n, G, H, h0, H, w_hh, H, 0, u, G)
+            products(n, G, z, F, w_ih, <const floating*> NULL, 0, <const floating*> NULL, a)
+            products(n, G, h0, H, w_hh, <const floating*> NULL, 0, <const floating*> NULL, u)
             gru_pointwise(use_relu, n, H, a, bias, u, b_hh + 2 * H, h0, h1, <floating*> NULL)
         else:
             bias_sum(bias, b_ih, b_hh, H, H)
-            if n <= DOTS_STREAMS:
-                dots(n, H, w_ih, F, z, w_hh, H, h0, h1)
-            else:
-                step_gemm(True, n, H, F, z, F, w_ih, F, 0, h1, H)
-                step_gemm(True, n, H, H, h0, H, w_hh, H, 1, h1, H)
+            products(n, H, z, F, w_ih, h0, H, w_hh, h1)
             rnn_pointwise(use_relu, n, H, h1, bias)
         finite = finite and all_finite(h1, n * H)
         z = h1

@@ -1195,7 +1195,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         ``state.put(idx, sub_state)``).
         """
         raw, state = self._stream_forward(X_t, state)
-        return (raw.ravel() if self._y_1d else raw), state
+        return self._shaped(raw), state
 
     def _set_imported_targets(self, classes):
         self._y_1d = self.n_outputs_ == 1

@@ -90,6 +90,14 @@ class Cache:
     lane_caches: list = None
 
 
+def stash_width(F, H, itemsize):
+    """Row length of the LSTM's and RNN's training stash [x_t, h_{t-1}, 1] (and of the backward's dW scratch):
+    F + H + 1 rounded up to what the own product reads in place, whole strips of 128 bytes, or in float64 half
+    strips (src_c/_steps.pxd says why)."""
+    unit = 64 // itemsize if itemsize == 8 else 128 // itemsize
+    return -(-(F + H + 1) // unit) * unit
+
+
 def check_cell(cell, activation="tanh"):
     if cell not in GATES:
         raise ValueError(f"cell must be one of {sorted(GATES)}, got {cell!r}.")
@@ -203,7 +211,7 @@ def _forward(cell, activation, X, bs, weights, h, cn, reverse, training, own):
     relu = activation == "relu"
     bias = empty(GATES[cell] * H, dtype)  # scratch for the kernel's sum of the biases
     if cell == "lstm":
-        gates, xh = empty((P, 4 * H), dtype), empty((rows, F + H + 1), dtype)
+        gates, xh = empty((P, 4 * H), dtype), empty((rows, stash_width(F, H, dtype.itemsize)), dtype)
         c_prev, act_c = empty((rows, H), dtype), empty((rows, H), dtype)
         _lstm.lstm_forward(X, bs, *weights, bias, h, cn, Y, gates, xh, c_prev, act_c, relu, reverse, training,
                            own)
@@ -214,7 +222,7 @@ def _forward(cell, activation, X, bs, weights, h, cn, reverse, training, own):
         _gru.gru_forward(X, bs, *weights, bias, h, Y, gates, ah, h_prev, ah_n, relu, reverse, training, own)
         stash = (gates, h_prev, ah_n)
     else:
-        xh = empty((rows, F + H + 1), dtype)
+        xh = empty((rows, stash_width(F, H, dtype.itemsize)), dtype)
         _rnn.rnn_forward(X, bs, *weights, bias, h, Y, xh, relu, reverse, training, own)
         stash = (xh,)
     return Y, (Cache(cell, activation, X, bs, weights, Y, stash, bool(reverse)) if training else None)
@@ -284,7 +292,8 @@ def _backward(cache, dY, dh, dc, grads, need_dX, own, own_seq):
     dgates = empty((P, G * H), dtype)
     relu = cache.activation == "relu"
     if cache.cell == "lstm":
-        dW = empty((G * H, F + H + 1), dtype)  # scratch: the one product of all weight gradients
+        # scratch: the one product of all weight gradients
+        dW = empty((G * H, stash_width(F, H, dtype.itemsize)), dtype)
         _lstm.lstm_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dc, dgates, dX, dW, *grads, relu,
                            cache.reverse, own, own_seq)
     elif cache.cell == "gru":
@@ -292,7 +301,7 @@ def _backward(cache, dY, dh, dc, grads, need_dX, own, own_seq):
         _gru.gru_backward(X, bs, *weights[:2], *cache.stash, dY, dh, dgates, dgates_hh, dX, *grads, relu,
                           cache.reverse, own, own_seq)
     else:
-        dW = empty((H, F + H + 1), dtype)
+        dW = empty((H, stash_width(F, H, dtype.itemsize)), dtype)
         _rnn.rnn_backward(X, bs, *weights[:2], cache.Y, *cache.stash, dY, dh, dgates, dX, dW, *grads, relu,
                           cache.reverse, own, own_seq)
     return dX if need_dX else None

@@ -11,7 +11,7 @@
 from cython cimport floating
 from libc.string cimport memcpy
 
-from _blas cimport gemm, pack_step, step_gemm
+from _blas cimport gemm, gemm_tn, pack_step, step_gemm
 
 
 cdef inline floating* state_rows(floating* h, const floating* Y_prev, Py_ssize_t b, Py_ssize_t b_prev,
@@ -80,36 +80,51 @@ cdef inline Py_ssize_t project(bint reverse, Py_ssize_t done, Py_ssize_t off, Py
     return lo if reverse else hi
 
 
-# The training stash xh (P, F + H + 1) holds a row [x_t, h_{t-1}, 1] for each packed row, so that the backward gets
+# The training stash xh (P, ldx) holds a row [x_t, h_{t-1}, 1, 0...] for each packed row, so that the backward gets
 # da^T [x, h_{t-1}, 1] = [dW_ih, dW_hh, db] from one GEMM: BLAS lays out the (P, G) gradients da once instead of
-# once per product, and the bias needs no pass of its own.
+# once per product, and the bias needs no pass of its own. The row's length ldx is F + H + 1 rounded up to what the
+# own product (_gemm.h, fr_gemm_tn) reads in place: whole strips of 128 bytes, or in float64 half strips too
+# (fastrnn/_cells.py, stash_width). Rows then start on a cache line (the arrays do: fastrnn/_workspace.py) and no
+# strip is copied. With F + H + 1 columns, always odd (the 1), most rows straddled cache lines and the last strip
+# was copied and zero-padded at every chunk of rows. Small LSTM float64's dW, m 256, k 3200, 1 thread: n 73
+# 2.7-3.0 ms, n 80 (73 padded) 2.4 ms. The zero columns make zero gradients, which nothing reads.
 
-cdef inline void stash_inputs(floating* xh, const floating* X, Py_ssize_t P, Py_ssize_t F,
+cdef inline void stash_inputs(floating* xh, Py_ssize_t ldx, const floating* X, Py_ssize_t P, Py_ssize_t F,
                               Py_ssize_t H) noexcept nogil:
-    """Fill the x_t and 1 columns of xh; the steps fill h_{t-1} (stash_state)."""
-    cdef Py_ssize_t p, n = F + H + 1
+    """Fill the x_t, 1 and zero columns of xh (P, ldx); the steps fill h_{t-1} (stash_state)."""
+    cdef Py_ssize_t p, k
     for p in range(P):
-        memcpy(xh + p * n, X + p * F, F * sizeof(floating))
-        xh[p * n + F + H] = 1
+        memcpy(xh + p * ldx, X + p * F, F * sizeof(floating))
+        xh[p * ldx + F + H] = 1
+        for k in range(F + H + 1, ldx):
+            xh[p * ldx + k] = 0
 
 
-cdef inline void stash_state(floating* xh_step, const floating* hp, Py_ssize_t b, Py_ssize_t F,
+cdef inline void stash_state(floating* xh_step, Py_ssize_t ldx, const floating* hp, Py_ssize_t b, Py_ssize_t F,
                              Py_ssize_t H) noexcept nogil:
-    """Copy a step's h_{t-1} (b, H) into the h_{t-1} columns of its b rows of xh, which start at xh_step."""
-    cdef Py_ssize_t j, n = F + H + 1
+    """Copy a step's h_{t-1} (b, H) into the h_{t-1} columns of its b rows of xh (rows ldx long), which start at
+    xh_step."""
+    cdef Py_ssize_t j
     for j in range(b):
-        memcpy(xh_step + j * n + F, hp + j * H, H * sizeof(floating))
+        memcpy(xh_step + j * ldx + F, hp + j * H, H * sizeof(floating))
 
 
-cdef inline void add_weight_grads(const floating* dW, Py_ssize_t G, Py_ssize_t F, Py_ssize_t H,
+cdef inline void weight_grads(bint own, Py_ssize_t G, Py_ssize_t P, const floating* da, const floating* xh,
+                              Py_ssize_t ldx, floating* dW, Py_ssize_t F, Py_ssize_t H) noexcept nogil:
+    """dW (G, ldx) = da (P, G)^T xh (P, ldx): on the own product, every column, so that every strip is whole; on
+    BLAS's, the F + H + 1 columns that count (BLAS has no use for the padding)."""
+    gemm_tn(own, G, ldx if own else F + H + 1, P, da, G, xh, ldx, False, dW, ldx)
+
+
+cdef inline void add_weight_grads(const floating* dW, Py_ssize_t ldw, Py_ssize_t G, Py_ssize_t F, Py_ssize_t H,
                                   floating* dweight_ih, floating* dweight_hh, floating* dbias_ih,
                                   floating* dbias_hh) noexcept nogil:
-    """Add dW (G, F + H + 1) = da^T [x, h_{t-1}, 1] to the gradients of W_ih (G, F), W_hh (G, H), b_ih and b_hh."""
-    cdef Py_ssize_t g, k, n = F + H + 1
+    """Add dW (G, ldw) = da^T [x, h_{t-1}, 1, ...] to the gradients of W_ih (G, F), W_hh (G, H), b_ih and b_hh."""
+    cdef Py_ssize_t g, k
     for g in range(G):
         for k in range(F):
-            dweight_ih[g * F + k] += dW[g * n + k]
+            dweight_ih[g * F + k] += dW[g * ldw + k]
         for k in range(H):
-            dweight_hh[g * H + k] += dW[g * n + F + k]
-        dbias_ih[g] += dW[g * n + F + H]
-        dbias_hh[g] += dW[g * n + F + H]
+            dweight_hh[g * H + k] += dW[g * ldw + F + k]
+        dbias_ih[g] += dW[g * ldw + F + H]
+        dbias_hh[g] += dW[g * ldw + F + H]

@@ -25,10 +25,10 @@ from cython cimport floating
 from libc.stdlib cimport free
 from libc.string cimport memcpy
 
-from _blas cimport gemm_nn, gemm_tn, pack_step, step_gemm
+from _blas cimport gemm_nn, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
 from _steps cimport pack_projection, state_rows, keep_final, project
-from _steps cimport stash_inputs, stash_state, add_weight_grads
+from _steps cimport stash_inputs, stash_state, weight_grads, add_weight_grads
 from lstm cimport lstm_pointwise, lstm_pointwise_backward
 
 
@@ -63,8 +63,9 @@ def lstm_forward(
     h, c : (B, H) in: initial states h0, c0 (sorted order); out: final states h_n, c_n.
     Y : (P, H) out: h_t at every packed row.
     gates : (P, 4H) out: post-activation gates [i, f, g, o] of every row (scratch when not training).
-    xh : (P, F + H + 1) out when training: [x_t, h_{t-1}, 1] of every row, the right-hand side of the backward's
-        one product for all the weight and bias gradients; ignored (may have 0 rows) when not training.
+    xh : (P, ldx) out when training, ldx >= F + H + 1 (fastrnn/_cells.py, stash_width): [x_t, h_{t-1}, 1, 0...] of
+        every row, the right-hand side of the backward's one product for all the weight and bias gradients
+        (_steps.pxd); ignored (may have 0 rows) when not training.
     c_prev, act_c : (P, H) out when training: c_{t-1}, act(c_t) of every row; ignored (may have 0 rows) when not
         training.
     use_relu : relu instead of tanh for g and the output.
@@ -84,7 +85,7 @@ def lstm_forward(
         # pointwise pass.
         bias_sum(&bias[0], &bias_ih[0], &bias_hh[0], G, G)
         if training:
-            stash_inputs(&xh[0, 0], &X[0, 0], P, F, H)
+            stash_inputs(&xh[0, 0], xh.shape[1], &X[0, 0], P, F, H)
 
         Wp = pack_step(own_product, True, H, G, &weight_hh[0, 0])
         Wx = pack_projection(own_product, batch_sizes[0], F, G, &weight_ih[0, 0])
@@ -98,7 +99,7 @@ def lstm_forward(
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
             step_gemm(True, b, G, H, hp, H, &weight_hh[0, 0], H, 1, &gates[off, 0], G, Wp)
             if training:
-                stash_state(&xh[off, 0], hp, b, F, H)
+                stash_state(&xh[off, 0], xh.shape[1], hp, b, F, H)
                 memcpy(&c_prev[off, 0], &c[0, 0], b * H * sizeof(floating))
             lstm_pointwise(use_relu, b, H, &gates[off, 0], &bias[0], &c[0, 0], &Y[off, 0],
                            &act_c[off, 0] if training else NULL)
@@ -150,7 +151,7 @@ def lstm_backward(
     dh, dc : (B, H) in: dL/dh_n, dL/dc_n; out: dL/dh0, dL/dc0.
     dgates : (P, 4H) out: dL/da, the pre-activation gradients of every row.
     dX : (P, F) out: dL/dX; pass 0 rows to skip that product (the first layer needs no dX).
-    dW : (4H, F + H + 1) scratch: da^T [x, h_{t-1}, 1] summed over the rows.
+    dW : (4H, ldx) scratch, ldx as xh's: da^T [x, h_{t-1}, 1, 0...] summed over the rows.
     dweight_ih (4H, F), dweight_hh (4H, H), dbias_ih, dbias_hh (4H,) : gradients ADDED to (callers zero them).
     """
     cdef:
@@ -175,8 +176,9 @@ def lstm_backward(
         free(Wp)
 
         # Weight and bias gradients for all steps at once, in one product, which reads dgates once.
-        gemm_tn(own_sequence, G, F + H + 1, P, &dgates[0, 0], G, &xh[0, 0], F + H + 1, False, &dW[0, 0], F + H + 1)
-        add_weight_grads(&dW[0, 0], G, F, H, &dweight_ih[0, 0], &dweight_hh[0, 0], &dbias_ih[0], &dbias_hh[0])
+        weight_grads(own_sequence, G, P, &dgates[0, 0], &xh[0, 0], xh.shape[1], &dW[0, 0], F, H)
+        add_weight_grads(&dW[0, 0], dW.shape[1], G, F, H, &dweight_ih[0, 0], &dweight_hh[0, 0], &dbias_ih[0],
+                         &dbias_hh[0])
         if dX.shape[0] != 0:
             gemm_nn(own_sequence, P, F, G, &dgates[0, 0], G, &weight_ih[0, 0], F, &dX[0, 0], F)
         finite = all_finite(&dgates[0, 0], P * G) and all_finite(&dh[0, 0], dh.shape[0] * H)

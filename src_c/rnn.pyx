@@ -20,10 +20,10 @@ no gates array, and h_t itself (Y) is the stash for act'.
 from cython cimport floating
 from libc.stdlib cimport free
 
-from _blas cimport gemm_nn, gemm_tn, pack_step, step_gemm
+from _blas cimport gemm_nn, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
 from _steps cimport pack_projection, state_rows, keep_final, project
-from _steps cimport stash_inputs, stash_state, add_weight_grads
+from _steps cimport stash_inputs, stash_state, weight_grads, add_weight_grads
 from rnn cimport rnn_pointwise, rnn_pointwise_backward
 
 
@@ -53,8 +53,9 @@ def rnn_forward(
     bias : (H,) scratch for b_ih + b_hh, which the pointwise pass adds.
     h : (B, H) in: initial state h0 (sorted order); out: final state h_n.
     Y : (P, H) out: h_t at every packed row.
-    xh : (P, F + H + 1) out when training: [x_t, h_{t-1}, 1] of every row, the right-hand side of the backward's
-        one product for all the weight and bias gradients; ignored (may have 0 rows) when not training.
+    xh : (P, ldx) out when training, ldx >= F + H + 1 (fastrnn/_cells.py, stash_width): [x_t, h_{t-1}, 1, 0...] of
+        every row, the right-hand side of the backward's one product for all the weight and bias gradients
+        (_steps.pxd); ignored (may have 0 rows) when not training.
     use_relu : relu activation instead of tanh.
     reverse : walk the steps from T-1 down to 0.
     training : fill the stash the backward needs.
@@ -72,7 +73,7 @@ def rnn_forward(
         # pointwise pass.
         bias_sum(&bias[0], &bias_ih[0], &bias_hh[0], H, H)
         if training:
-            stash_inputs(&xh[0, 0], &X[0, 0], P, F, H)
+            stash_inputs(&xh[0, 0], xh.shape[1], &X[0, 0], P, F, H)
 
         Wp = pack_step(own_product, True, H, H, &weight_hh[0, 0])
         Wx = pack_projection(own_product, batch_sizes[0], F, H, &weight_ih[0, 0])
@@ -86,7 +87,7 @@ def rnn_forward(
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
             step_gemm(True, b, H, H, hp, H, &weight_hh[0, 0], H, 1, &Y[off, 0], H, Wp)
             if training:
-                stash_state(&xh[off, 0], hp, b, F, H)
+                stash_state(&xh[off, 0], xh.shape[1], hp, b, F, H)
             rnn_pointwise(use_relu, b, H, &Y[off, 0], &bias[0])
             b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
             keep_final(&h[0, 0], &Y[off, 0], b, b_next, H)
@@ -133,7 +134,7 @@ def rnn_backward(
     dh : (B, H) in: dL/dh_n; out: dL/dh0.
     dgates : (P, H) out: dL/da, the pre-activation gradient of every row.
     dX : (P, F) out: dL/dX; pass 0 rows to skip that product (the first layer needs no dX).
-    dW : (H, F + H + 1) scratch: da^T [x, h_{t-1}, 1] summed over the rows.
+    dW : (H, ldx) scratch, ldx as xh's: da^T [x, h_{t-1}, 1, 0...] summed over the rows.
     dweight_ih (H, F), dweight_hh (H, H), dbias_ih, dbias_hh (H,) : gradients ADDED to (callers zero them).
     """
     cdef:
@@ -157,8 +158,9 @@ def rnn_backward(
         free(Wp)
 
         # Weight and bias gradients for all steps at once, in one product, which reads dgates once.
-        gemm_tn(own_sequence, H, F + H + 1, P, &dgates[0, 0], H, &xh[0, 0], F + H + 1, False, &dW[0, 0], F + H + 1)
-        add_weight_grads(&dW[0, 0], H, F, H, &dweight_ih[0, 0], &dweight_hh[0, 0], &dbias_ih[0], &dbias_hh[0])
+        weight_grads(own_sequence, H, P, &dgates[0, 0], &xh[0, 0], xh.shape[1], &dW[0, 0], F, H)
+        add_weight_grads(&dW[0, 0], dW.shape[1], H, F, H, &dweight_ih[0, 0], &dweight_hh[0, 0], &dbias_ih[0],
+                         &dbias_hh[0])
         if dX.shape[0] != 0:
             gemm_nn(own_sequence, P, F, H, &dgates[0, 0], H, &weight_ih[0, 0], F, &dX[0, 0], F)
         finite = all_finite(&dgates[0, 0], P * H) and all_finite(&dh[0, 0], dh.shape[0] * H)

@@ -112,9 +112,11 @@ def test_step_gemm_beyond_the_l2_cache(dtype):
 
 
 # (k, m, n): one row of A and B; m by the register block of 4 and not; n within one strip, on its edge, and past
-# it with a partial strip (32 floats, 16 doubles); k past one chunk of 128 rows (the backward's P).
+# it with a partial strip (32 floats, 16 doubles); a last strip of exactly half a strip, which double reads in
+# place (8, 24, 56: the stash's padded widths); k past one chunk of 128 rows (the backward's P).
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("k, m, n", [(1, 1, 1), (5, 4, 3), (7, 9, 32), (300, 36, 47), (129, 12, 16), (200, 3, 65)])
+@pytest.mark.parametrize("k, m, n", [(1, 1, 1), (5, 4, 3), (7, 9, 32), (300, 36, 47), (129, 12, 16), (200, 3, 65),
+                                     (64, 7, 8), (130, 5, 24), (140, 13, 56)])
 @pytest.mark.parametrize("add", [False, True])
 @pytest.mark.parametrize("own", [False, True])
 def test_gemm_tn(dtype, k, m, n, add, own):

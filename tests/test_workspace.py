@@ -24,6 +24,16 @@ def test_arrays_are_like_np_empty():
         assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
 
 
+def test_arrays_start_on_a_cache_line():
+    # Small (np.empty), fresh and reused pool buffers, at sizes that are not multiples of 64 bytes.
+    for shape in [(3,), (7, 5), BIG, (999, 499), BIG, (1, 1)]:
+        for dtype in (np.float32, np.float64):
+            a = _workspace.empty(shape, dtype)
+            assert address(a) % _workspace.ALIGN == 0
+            a[...] = 1  # all of it is writable memory of its own
+            assert np.all(a == 1)
+
+
 def test_memory_in_use_is_not_handed_out_again():
     a = _workspace.empty(BIG, np.float64)
     a.fill(1.0)

@@ -27,32 +27,31 @@ _buffers = []
 _lock = threading.Lock()
 
 
-# Every array starts on a cache line (numpy's large arrays start 16 bytes past a page): a row of a whole number
-# of cache lines then never straddles two, and the kernels' products read each vector in one load.
+# Every array from the pool starts on a cache line (numpy's large arrays start 16 bytes past a page): a row of a
+# whole number of cache lines then never straddles two, and the kernels' products read each vector in one load.
+# Each buffer's first boundary is found once, when it is made (asking numpy for an array's address costs
+# microseconds, as much as the rest of `empty`).
 ALIGN = 64
-
-
-def _aligned(buf, nbytes, dtype, shape):
-    start = -buf.ctypes.data % ALIGN
-    return buf[start : start + nbytes].view(dtype).reshape(shape)
+_starts = {}  # id of a buffer in _buffers -> offset of its first 64-byte boundary
 
 
 def empty(shape, dtype):
-    """An uninitialised C-contiguous array, like np.empty, in memory an earlier call may have used, starting on a
-    64-byte boundary."""
+    """An uninitialised C-contiguous array, like np.empty, in memory an earlier call may have used; one of
+    MIN_BYTES or more starts on a 64-byte boundary."""
     dtype = np.dtype(dtype)
     nbytes = dtype.itemsize
     for n in (shape if isinstance(shape, tuple) else (shape,)):
         nbytes *= n  # not np.prod: this runs for every small array too, where its microseconds show
-    size = nbytes + ALIGN - 1
     if nbytes < MIN_BYTES:
-        return _aligned(np.empty(size, dtype=np.uint8), nbytes, dtype, shape)
+        return np.empty(shape, dtype=dtype)
+    size = nbytes + ALIGN - 1
     with _lock:
         # Free: referenced only by the list (and getrefcount's argument), so no array of the caller's uses it.
         free = [i for i in range(len(_buffers)) if sys.getrefcount(_buffers[i]) == 2]
         fits = [i for i in free if size <= _buffers[i].nbytes <= 2 * size]
         if fits:
             buf = _buffers[min(fits, key=lambda i: _buffers[i].nbytes)]
+            start = _starts[id(buf)]
         else:
             held = sum(b.nbytes for b in _buffers)
             drop = set()
@@ -61,8 +60,12 @@ def empty(shape, dtype):
                     break
                 held -= _buffers[i].nbytes
                 drop.add(i)
+            for i in drop:
+                del _starts[id(_buffers[i])]
             _buffers[:] = [b for i, b in enumerate(_buffers) if i not in drop]
             buf = np.empty(size, dtype=np.uint8)
+            start = -buf.__array_interface__["data"][0] % ALIGN
             if held + size <= MAX_BYTES:
                 _buffers.append(buf)
-        return _aligned(buf, nbytes, dtype, shape)
+                _starts[id(buf)] = start
+        return buf[start : start + nbytes].view(dtype).reshape(shape)

@@ -429,6 +429,15 @@ def test_bad_arguments_raise_clear_errors():
         _cells.forward("lstm", X, np.array([2, 2, 2]), w)
     with pytest.raises(ValueError, match="non-empty 1-D integer"):
         _cells.forward("lstm", X, bs.astype(float), w)
+    # Checks of intp steps are remembered: a bad one is refused every time, and the same steps with other rows too.
+    for _ in range(2):
+        with pytest.raises(ValueError, match="non-increasing"):
+            _cells.check_batch_sizes(np.array([1, 2], dtype=np.intp), 3)
+        with pytest.raises(ValueError, match="non-empty 1-D integer"):
+            _cells.check_batch_sizes(np.array([], dtype=np.intp), 0)
+    assert _cells.check_batch_sizes(np.array([2, 1], dtype=np.intp), 3).tolist() == [2, 1]
+    with pytest.raises(ValueError, match="sums to 3, but X has 4"):
+        _cells.check_batch_sizes(np.array([2, 1], dtype=np.intp), 4)
     with pytest.raises(ValueError, match=r"h0 must have shape \(2, 3\)"):
         _cells.forward("lstm", X, bs, w, h0=np.zeros((3, 3)))
     with pytest.raises(ValueError, match="c0 is only for an LSTM"):

@@ -12,6 +12,7 @@ BIG = (1000, 500)  # 4 MB in float64, past MIN_BYTES
 @pytest.fixture(autouse=True)
 def empty_pool(monkeypatch):
     monkeypatch.setattr(_workspace, "_buffers", [])
+    monkeypatch.setattr(_workspace, "_starts", {})
 
 
 def address(a):
@@ -24,11 +25,12 @@ def test_arrays_are_like_np_empty():
         assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
 
 
-def test_arrays_start_on_a_cache_line():
-    # Small (np.empty), fresh and reused pool buffers, at sizes that are not multiples of 64 bytes.
-    for shape in [(3,), (7, 5), BIG, (999, 499), BIG, (1, 1)]:
+def test_pool_arrays_start_on_a_cache_line():
+    # Fresh and reused buffers, at sizes that are not multiples of 64 bytes.
+    for shape in [BIG, (999, 499), BIG, (1001, 250), (300, 83)]:
         for dtype in (np.float32, np.float64):
             a = _workspace.empty(shape, dtype)
+            assert a.nbytes >= _workspace.MIN_BYTES
             assert address(a) % _workspace.ALIGN == 0
             a[...] = 1  # all of it is writable memory of its own
             assert np.all(a == 1)

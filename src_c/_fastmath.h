@@ -4,8 +4,9 @@
  *
  * One core, expm1 on the reduced argument:
  *     y = n ln2 + r,  n = round(y / ln2),  |r| <= ln2 / 2     (Cody-Waite: ln2 = LN2_HI + LN2_LO, n * LN2_HI exact)
- *     e^r - 1 = r (1 + r/2 + r^2/6 + ...)                      (Taylor: degree 13 for double, 7 for float, whose
- *                                                               truncation is below half an ulp on |r| <= ln2/2)
+ *     e^r - 1 = r p(r),  p(r) ~ (e^r - 1) / r                 (minimax polynomials of degree 10 for double and 5
+ *                                                               for float, whose errors on |r| <= ln2/2 are below
+ *                                                               a fifth and a half of an ulp)
  *     2^n is built in the exponent bits from the rounding constant's low mantissa bits (integer add and shift,
  *     which vectorise; a float-to-int conversion would not).
  * Then

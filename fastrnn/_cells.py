@@ -92,9 +92,9 @@ class Cache:
 
 def stash_width(F, H, itemsize):
     """Row length of the LSTM's and RNN's training stash [x_t, h_{t-1}, 1] (and of the backward's dW scratch):
-    F + H + 1 rounded up to what the own product reads in place, whole strips of 128 bytes, or in float64 half
-    strips (src_c/_steps.pxd says why)."""
-    unit = 64 // itemsize if itemsize == 8 else 128 // itemsize
+    F + H + 1 rounded up to 64 bytes, whole or half strips of the own product, which it reads in place
+    (src_c/_steps.pxd says why)."""
+    unit = 64 // itemsize
     return -(-(F + H + 1) // unit) * unit
 
 

@@ -63,9 +63,10 @@ static __attribute__((unused)) T *fr_pack_##SUFFIX(int trans_b, ptrdiff_t k, ptr
 /* mr (<= FR_MR, a constant once inlined) rows by one strip, k rows of it; only nc columns of C are real. A    \
  * half block (half, a constant too) reads and computes the strip's first vector only. It loads 5 values per 4 \
  * multiply-adds of a vector where a whole block loads 6 per 8; fr_panel keeps it for a last strip of half a   \
- * strip or less, in double. At m = 32, k = 50 (1 thread, min of 7 runs) against a whole last strip: n = 56    \
- * 3.9 -> 3.5 us, n = 150 9.7 -> 9.3, n = 200 12.6 -> 12.3. In float that branch made GCC 12 compile the whole \
- * strips 2-6% slower. */                                                                                      \
+ * strip or less. At m = 32, k = 50 (1 thread, min of 7 runs) against a whole last strip: in double n = 56     \
+ * 3.9 -> 3.5 us, n = 150 9.7 -> 9.3, n = 200 12.6 -> 12.3; in float n = 200 6.5 -> 6.3 (a tiny LSTM float32's \
+ * inference 0.953 of its time in A/B). An earlier GCC 12 build compiled the float strips 2-6% slower with it; \
+ * this one does not (small and medium LSTM float32 1.000-1.002). */                                           \
 FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, const T *A, ptrdiff_t ar,       \
                                  ptrdiff_t ak, const T *strip, ptrdiff_t bk, T *C, ptrdiff_t ldc, int add) {   \
     fr_vec_##SUFFIX acc[FR_MR][2], b0, b1;                                                                     \
@@ -115,11 +116,11 @@ FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, co
                                                                                                                \
 /* Every row block of C[:, 0 : nc] against one strip, k rows of it: element (r, kk) of A is A[r * ar + kk * ak], \
  * row kk of the strip starts at strip + kk * bk. Then a whole strip, or for a last strip of NR / 2 columns or   \
- * fewer in double, a half one (see fr_block). */                                                              \
+ * fewer, a half one (see fr_block). */                                                              \
 FR_INLINE void fr_panel_##SUFFIX(ptrdiff_t m, ptrdiff_t nc, ptrdiff_t k, const T *A, ptrdiff_t ar, ptrdiff_t ak, \
                                  const T *strip, ptrdiff_t bk, T *C, ptrdiff_t ldc, int add) {                 \
     ptrdiff_t j = 0;                                                                                           \
-    if (sizeof(T) == 8 && nc <= FR_NR_##SUFFIX / 2) {                                                          \
+    if (nc <= FR_NR_##SUFFIX / 2) {                                                                            \
         for (; j + FR_MR <= m; j += FR_MR)                                                                     \
             fr_block_##SUFFIX(FR_MR, 1, nc, k, A + j * ar, ar, ak, strip, bk, C + j * ldc, ldc, add);          \
         for (; j < m; j++)                                                                                     \
@@ -186,9 +187,9 @@ static inline FR_DISPATCH void fr_gemm_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdif
  * weight gradients da^T [x, h_{t-1}, 1] over all the packed rows, k = P. BLAS copies both into its panel layout\
  * first, and at k = 32,000 the copies cost about half as much as the multiply-adds. Here the k rows go in chunks\
  * of FR_KC, whose rows of A and B stay in the cache while every register block of C walks them; B's strips are\
- * read in place, a last partial one through a zero-padded copy so that no load runs past B (a last half strip in\
- * double is read in place: the half block loads its first vector only). The kernels' stash pads B's rows to   \
- * whole strips (_steps.pxd), so that no copy is made. Measured against OpenBLAS at 1 thread: m 128, n 145,    \
+ * read in place, a last partial one through a zero-padded copy so that no load runs past B (a last half strip is \
+ * read in place: the half block loads its first vector only). The kernels' stash pads B's rows to whole or\
+ * half strips (_steps.pxd), so that no copy is made. Measured against OpenBLAS at 1 thread: m 128, n 145,    \
  * k 32000 (a long RNN's dW) float32 85 against 56 GFLOP/s, float64 40 against 35; m 512 float32 87 against 72. */\
 static inline FR_DISPATCH void fr_gemm_tn_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A,            \
         ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C, ptrdiff_t ldc, int add) {                              \
@@ -200,7 +201,7 @@ static inline FR_DISPATCH void fr_gemm_tn_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptr
         for (ptrdiff_t c0 = 0; c0 < n; c0 += NR) {                                                             \
             ptrdiff_t nc = n - c0 < NR ? n - c0 : NR, bk = ldb;                                                \
             const T *strip = B + k0 * ldb + c0;                                                                \
-            if (nc < NR && !(sizeof(T) == 8 && nc == NR / 2)) {                                                \
+            if (nc < NR && nc != NR / 2) {                                                                     \
                 memset(tail, 0, (size_t)kc * NR * sizeof(T));                                                  \
                 for (ptrdiff_t kk = 0; kk < kc; kk++)                                                          \
                     memcpy(tail + kk * NR, strip + kk * ldb, (size_t)nc * sizeof(T));                          \

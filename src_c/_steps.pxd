@@ -83,7 +83,7 @@ cdef inline Py_ssize_t project(bint reverse, Py_ssize_t done, Py_ssize_t off, Py
 # The training stash xh (P, ldx) holds a row [x_t, h_{t-1}, 1, 0...] for each packed row, so that the backward gets
 # da^T [x, h_{t-1}, 1] = [dW_ih, dW_hh, db] from one GEMM: BLAS lays out the (P, G) gradients da once instead of
 # once per product, and the bias needs no pass of its own. The row's length ldx is F + H + 1 rounded up to what the
-# own product (_gemm.h, fr_gemm_tn) reads in place: whole strips of 128 bytes, or in float64 half strips too
+# own product (_gemm.h, fr_gemm_tn) reads in place: 64 bytes, whole strips (128 bytes) or half ones
 # (fastrnn/_cells.py, stash_width). Rows then start on a cache line (the arrays do: fastrnn/_workspace.py) and no
 # strip is copied. With F + H + 1 columns, always odd (the 1), most rows straddled cache lines and the last strip
 # was copied and zero-padded at every chunk of rows. Small LSTM float64's dW, m 256, k 3200, 1 thread: n 73

@@ -72,7 +72,7 @@ def test_axpy(dtype, n):
 # of 4 columns or fewer: n = 17, 50, 4) and k past one chunk of FR_KC = 128 rows: 129 and 300 (a full chunk and a
 # partial one after it, whose products add to the first's).
 # One row runs groups of 4 strips, then 1 to 3 strips and a partial one as blocks: n = 64 and 128 (whole groups
-# in double and float), 150 and 50 (groups, strips and a partial strip, a half one in double), 512 by k = 128
+# in double and float), 150 and 50 (groups, strips and a partial strip, a half one), 512 by k = 128
 # (a streaming LSTM's step), k past one chunk (300).
 PACKED_SHAPES = SHAPES + [(4, 32, 8), (5, 33, 2), (8, 16, 16), (3, 15, 7), (32, 256, 64), (33, 150, 50),
                           (6, 40, 129), (5, 17, 300), (9, 4, 5), (7, 50, 200),
@@ -112,11 +112,11 @@ def test_step_gemm_beyond_the_l2_cache(dtype):
 
 
 # (k, m, n): one row of A and B; m by the register block of 4 and not; n within one strip, on its edge, and past
-# it with a partial strip (32 floats, 16 doubles); a last strip of exactly half a strip, which double reads in
-# place (8, 24, 56: the stash's padded widths); k past one chunk of 128 rows (the backward's P).
+# it with a partial strip (32 floats, 16 doubles); a last strip of exactly half a strip, read in place (8, 24, 56
+# in double, 16, 48 in float: the stash's padded widths); k past one chunk of 128 rows (the backward's P).
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("k, m, n", [(1, 1, 1), (5, 4, 3), (7, 9, 32), (300, 36, 47), (129, 12, 16), (200, 3, 65),
-                                     (64, 7, 8), (130, 5, 24), (140, 13, 56)])
+                                     (64, 7, 8), (130, 5, 24), (140, 13, 56), (33, 6, 16), (150, 9, 48)])
 @pytest.mark.parametrize("add", [False, True])
 @pytest.mark.parametrize("own", [False, True])
 def test_gemm_tn(dtype, k, m, n, add, own):

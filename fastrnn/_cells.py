@@ -115,10 +115,15 @@ def _check_matrix(name, a, shape, dtype):
     return np.ascontiguousarray(a)
 
 
+# Steps whose checks are remembered (the key is the steps' bytes, kept by the cache): at most 16 sets of 32 KB.
+REMEMBERED_STEPS = 4096
+
+
 def check_batch_sizes(batch_sizes, n_rows):
     """Check the packed-layout step sizes; return them as a contiguous intp array."""
     bs = batch_sizes
-    if isinstance(bs, np.ndarray) and bs.dtype == np.intp and bs.ndim == 1 and bs.flags.c_contiguous:
+    if (isinstance(bs, np.ndarray) and bs.dtype == np.intp and bs.ndim == 1 and bs.flags.c_contiguous
+            and 0 < bs.size <= REMEMBERED_STEPS):
         # The layers of a network, and every batch of an epoch of equal lengths, check the same steps: their
         # checks (7 us of NumPy calls, a third of a layer's call at T = 1) are remembered.
         _check_steps(bs.tobytes(), n_rows)
@@ -132,10 +137,7 @@ def check_batch_sizes(batch_sizes, n_rows):
 
 @functools.lru_cache(maxsize=16)
 def _check_steps(key, n_rows):
-    bs = np.frombuffer(key, dtype=np.intp)
-    if bs.size == 0:
-        raise ValueError(f"batch_sizes must be a non-empty 1-D integer array, got {bs.dtype} of shape {bs.shape}.")
-    _check_step_values(bs, n_rows)
+    _check_step_values(np.frombuffer(key, dtype=np.intp), n_rows)
 
 
 def _check_step_values(bs, n_rows):

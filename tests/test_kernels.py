@@ -438,6 +438,11 @@ def test_bad_arguments_raise_clear_errors():
     assert _cells.check_batch_sizes(np.array([2, 1], dtype=np.intp), 3).tolist() == [2, 1]
     with pytest.raises(ValueError, match="sums to 3, but X has 4"):
         _cells.check_batch_sizes(np.array([2, 1], dtype=np.intp), 4)
+    long_steps = np.ones(_cells.REMEMBERED_STEPS + 1, dtype=np.intp)  # checked every time, not kept
+    assert _cells.check_batch_sizes(long_steps, long_steps.size) is long_steps
+    long_steps[-1] = 2
+    with pytest.raises(ValueError, match="non-increasing"):
+        _cells.check_batch_sizes(long_steps, long_steps.size + 1)
     with pytest.raises(ValueError, match=r"h0 must have shape \(2, 3\)"):
         _cells.forward("lstm", X, bs, w, h0=np.zeros((3, 3)))
     with pytest.raises(ValueError, match="c0 is only for an LSTM"):

@@ -35,6 +35,20 @@ ALIGN = 64
 _starts = {}  # id of a buffer in _buffers -> offset of its first 64-byte boundary
 
 
+def _first_boundary(a):
+    """Bytes from the start of a's memory to its first 64-byte boundary."""
+    return -a.__array_interface__["data"][0] % ALIGN
+
+
+def aligned_zeros(n, dtype):
+    """Zeros of shape (n,) whose memory starts on a 64-byte boundary, outside the pool (for arrays kept for good,
+    as a network's parameters)."""
+    dtype = np.dtype(dtype)
+    whole = np.zeros(n + ALIGN // dtype.itemsize, dtype)
+    start = _first_boundary(whole) // dtype.itemsize
+    return whole[start : start + n]
+
+
 def empty(shape, dtype):
     """An uninitialised C-contiguous array, like np.empty, in memory an earlier call may have used; one of
     MIN_BYTES or more starts on a 64-byte boundary."""
@@ -64,7 +78,7 @@ def empty(shape, dtype):
                 del _starts[id(_buffers[i])]
             _buffers[:] = [b for i, b in enumerate(_buffers) if i not in drop]
             buf = np.empty(size, dtype=np.uint8)
-            start = -buf.__array_interface__["data"][0] % ALIGN
+            start = _first_boundary(buf)
             if held + size <= MAX_BYTES:
                 _buffers.append(buf)
                 _starts[id(buf)] = start

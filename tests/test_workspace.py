@@ -1,4 +1,5 @@
 """The kernels' reused memory (fastrnn._workspace): memory is handed out again only when nothing uses it."""
+import pickle
 import threading
 
 import numpy as np
@@ -34,6 +35,21 @@ def test_pool_arrays_start_on_a_cache_line():
             assert address(a) % _workspace.ALIGN == 0
             a[...] = 1  # all of it is writable memory of its own
             assert np.all(a == 1)
+
+
+def test_aligned_zeros_and_network_parameters_start_on_a_cache_line():
+    from fastrnn._network import Network
+
+    for dtype in (np.float32, np.float64):
+        for n in (1, 7, 1001):
+            a = _workspace.aligned_zeros(n, dtype)
+            assert a.shape == (n,) and a.dtype == dtype and not a.any()
+            assert address(a) % _workspace.ALIGN == 0
+        net = Network("lstm", 3, (5,), 1, "identity", dtype=dtype)
+        assert address(net.params) % _workspace.ALIGN == 0
+        net.params[:] = np.arange(net.params.size)
+        back = pickle.loads(pickle.dumps(net))  # given parameters are copied onto a boundary too
+        assert address(back.params) % _workspace.ALIGN == 0 and np.array_equal(back.params, net.params)
 
 
 def test_memory_in_use_is_not_handed_out_again():

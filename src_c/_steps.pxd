@@ -100,13 +100,20 @@ cdef inline void stash_inputs(floating* xh, Py_ssize_t ldx, const floating* X, P
             xh[p * ldx + k] = 0
 
 
-cdef inline void stash_state(floating* xh_step, Py_ssize_t ldx, const floating* hp, Py_ssize_t b, Py_ssize_t F,
-                             Py_ssize_t H) noexcept nogil:
-    """Copy a step's h_{t-1} (b, H) into the h_{t-1} columns of its b rows of xh (rows ldx long), which start at
-    xh_step."""
+cdef inline floating* stash_state(floating* xh, Py_ssize_t ldx, Py_ssize_t off, const floating* hp, Py_ssize_t b,
+                                 Py_ssize_t b_prev, Py_ssize_t b_next, bint reverse, Py_ssize_t F,
+                                 Py_ssize_t H) noexcept nogil:
+    """Stash the h_{t-1} of a step's b rows, which start at row off of xh (P, ldx): hp (b, H) is its h_{t-1}, b_prev
+    and b_next the previous and next steps' rows (0 before the first step and after the last). The previous step's
+    pointwise pass wrote its h_t into the first min(b, b_prev) rows, where it had it in registers; this copies the
+    rest, the rows that start from h0. Returns where this step's pointwise pass writes the h_t of its first
+    min(b, b_next) rows, the next step's h_{t-1}: the next step's rows (NULL after the last step)."""
     cdef Py_ssize_t j
-    for j in range(b):
-        memcpy(xh_step + j * ldx + F, hp + j * H, H * sizeof(floating))
+    for j in range(min(b, b_prev), b):
+        memcpy(xh + (off + j) * ldx + F, hp + j * H, H * sizeof(floating))
+    if b_next == 0:
+        return NULL
+    return xh + (off - b_next if reverse else off + b) * ldx + F
 
 
 cdef inline void weight_grads(bint own, Py_ssize_t G, Py_ssize_t P, const floating* da, const floating* xh,

@@ -22,7 +22,6 @@ as h0 and goes out as h_n, and a step reads h_{t-1} from the previous step's row
 """
 from cython cimport floating
 from libc.stdlib cimport free
-from libc.string cimport memcpy
 
 from _blas cimport gemm_nn, gemm_tn, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
@@ -91,10 +90,8 @@ def gru_forward(
             done = project(reverse, done, off, b, P, batch_sizes[0], &X[0, 0], F, &weight_ih[0, 0], Wx, G, &gates[0, 0])
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
             step_gemm(True, b, G, H, hp, H, &weight_hh[0, 0], H, 0, &ah[0, 0], G, Wp)
-            if training:
-                memcpy(&h_prev[off, 0], hp, b * H * sizeof(floating))
             gru_pointwise(use_relu, b, H, &gates[off, 0], &bias[0], &ah[0, 0], &bias_hh[2 * H], hp, &Y[off, 0],
-                          &ah_n[off, 0] if training else NULL)
+                          &ah_n[off, 0] if training else NULL, &h_prev[off, 0] if training else NULL)
             b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
             keep_final(&h[0, 0], &Y[off, 0], b, b_next, H)
             b_prev, off_prev = b, off

@@ -16,20 +16,23 @@
 #define FR_LSTM(T, S, SIG, ACT, DACT, DSIG, SIG_ROWS, ACT_ROWS)                                                \
                                                                                                                \
 FR_INLINE void fr_lstm_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a, const T *restrict bias, \
-                                        T *restrict c, T *restrict y, T *restrict act_c) {                     \
+        T *restrict c, T *restrict y, T *restrict act_c, T *restrict c_prev, T *restrict h_next, ptrdiff_t ldh) { \
     for (ptrdiff_t j = 0; j < b; j++, a += 4 * H, c += H, y += H) {                                            \
         for (ptrdiff_t k = 0; k < H; k++) {                                                                    \
             T i = SIG(a[k] + bias[k]), f = SIG(a[H + k] + bias[H + k]);                                        \
             T g = ACT(a[2 * H + k] + bias[2 * H + k], relu), o = SIG(a[3 * H + k] + bias[3 * H + k]);          \
             T c_t = f * c[k] + i * g;                                                                          \
             T ac = ACT(c_t, relu);                                                                             \
+            T h_t = o * ac;                                                                                    \
             a[k] = i;                                                                                          \
             a[H + k] = f;                                                                                      \
             a[2 * H + k] = g;                                                                                  \
             a[3 * H + k] = o;                                                                                  \
+            if (c_prev) c_prev[j * H + k] = c[k];                                                              \
             c[k] = c_t;                                                                                        \
-            y[k] = o * ac;                                                                                     \
+            y[k] = h_t;                                                                                        \
             if (act_c) act_c[j * H + k] = ac;                                                                  \
+            if (h_next) h_next[j * ldh + k] = h_t;                                                             \
         }                                                                                                      \
     }                                                                                                          \
 }                                                                                                              \
@@ -38,33 +41,49 @@ FR_INLINE void fr_lstm_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *r
  * across k only, and left it scalar there, twice as slow as these calls of the row functions on whole gate blocks \
  * (2H = 16 floats at H = 8). */                                                                               \
 FR_INLINE void fr_lstm_forward_gates_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a, const T *restrict bias, \
-                                         T *restrict c, T *restrict y, T *restrict act_c) {                    \
+        T *restrict c, T *restrict y, T *restrict act_c, T *restrict c_prev, T *restrict h_next, ptrdiff_t ldh,  \
+        ptrdiff_t nh) {                                                                                        \
     for (ptrdiff_t j = 0; j < b; j++, a += 4 * H, c += H, y += H) {                                            \
         for (ptrdiff_t k = 0; k < 4 * H; k++) a[k] += bias[k];                                                 \
         SIG_ROWS(a, 2 * H);                                                                                    \
         ACT_ROWS(a + 2 * H, H, relu);                                                                          \
         SIG_ROWS(a + 3 * H, H);                                                                                \
+        if (c_prev) memcpy(c_prev + j * H, c, (size_t)H * sizeof(T));                                          \
         for (ptrdiff_t k = 0; k < H; k++) c[k] = a[H + k] * c[k] + a[k] * a[2 * H + k];                        \
         memcpy(y, c, (size_t)H * sizeof(T));                                                                   \
         ACT_ROWS(y, H, relu);                                                                                  \
         if (act_c) memcpy(act_c + j * H, y, (size_t)H * sizeof(T));                                            \
         for (ptrdiff_t k = 0; k < H; k++) y[k] *= a[3 * H + k];                                                \
+        if (j < nh) memcpy(h_next + j * ldh, y, (size_t)H * sizeof(T));                                        \
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
 /* Forward, b rows. a (b, 4H) in: the products W_ih x_t + W_hh h_{t-1}, out: gates [i, f, g, o]; bias (4H):    \
- * b_ih + b_hh; c (b, H) in: c_{t-1}, out: c_t; y (b, H) out: h_t; act_c (b, H) out: act(c_t), the training stash, \
- * unless NULL. */                                                                                             \
-FR_ROWS fr_lstm_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *bias, T *c, T *y, T *act_c) {   \
+ * b_ih + b_hh; c (b, H) in: c_{t-1}, out: c_t; y (b, H) out: h_t. The training stash, unless act_c is NULL      \
+ * (then all three are): act_c (b, H) out: act(c_t); c_prev (b, H) out: c_{t-1}; h_next (nh, ldh) out: h_t of    \
+ * the first nh rows, the next step's h_{t-1} (the stash's rows are ldh long). Writing the stash here, where    \
+ * the values are in registers, saves the kernel a copy of h_{t-1} and of c_{t-1} at every step. */            \
+FR_ROWS fr_lstm_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *bias, T *c, T *y, T *act_c,     \
+                            T *c_prev, T *h_next, ptrdiff_t ldh, ptrdiff_t nh) {                               \
     if (H < 64 / (ptrdiff_t)sizeof(T)) {                                                                       \
-        fr_lstm_forward_gates_##S(relu, b, H, a, bias, c, y, act_c);                                           \
+        fr_lstm_forward_gates_##S(relu, b, H, a, bias, c, y, act_c, c_prev, h_next, ldh, act_c ? nh : 0);      \
         return;                                                                                                \
     }                                                                                                          \
-    /* Literal flags, so that each call below is its own loop, with no test inside it. */                      \
-    if (relu && act_c) fr_lstm_forward_rows_##S(1, b, H, a, bias, c, y, act_c);                                \
-    else if (relu) fr_lstm_forward_rows_##S(1, b, H, a, bias, c, y, NULL);                                     \
-    else if (act_c) fr_lstm_forward_rows_##S(0, b, H, a, bias, c, y, act_c);                                   \
-    else fr_lstm_forward_rows_##S(0, b, H, a, bias, c, y, NULL);                                               \
+    /* Literal flags and NULLs, so that each call below is its own loop, with no test inside it. */            \
+    if (!act_c) {                                                                                              \
+        if (relu) fr_lstm_forward_rows_##S(1, b, H, a, bias, c, y, NULL, NULL, NULL, 0);                       \
+        else fr_lstm_forward_rows_##S(0, b, H, a, bias, c, y, NULL, NULL, NULL, 0);                            \
+        return;                                                                                                \
+    }                                                                                                          \
+    if (relu) {                                                                                                \
+        fr_lstm_forward_rows_##S(1, nh, H, a, bias, c, y, act_c, c_prev, h_next, ldh);                         \
+        fr_lstm_forward_rows_##S(1, b - nh, H, a + nh * 4 * H, bias, c + nh * H, y + nh * H, act_c + nh * H,   \
+                                 c_prev + nh * H, NULL, 0);                                                    \
+    } else {                                                                                                   \
+        fr_lstm_forward_rows_##S(0, nh, H, a, bias, c, y, act_c, c_prev, h_next, ldh);                         \
+        fr_lstm_forward_rows_##S(0, b - nh, H, a + nh * 4 * H, bias, c + nh * H, y + nh * H, act_c + nh * H,   \
+                                 c_prev + nh * H, NULL, 0);                                                    \
+    }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
 FR_INLINE void fr_lstm_backward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *restrict a,              \

@@ -5,9 +5,9 @@ from cython cimport floating
 
 cdef extern from "lstm.h" nogil:
     void fr_lstm_forward_f(int relu, Py_ssize_t b, Py_ssize_t H, float* a, const float* bias, float* c, float* y,
-                           float* act_c)
+                           float* act_c, float* c_prev, float* h_next, Py_ssize_t ldh, Py_ssize_t nh)
     void fr_lstm_forward_d(int relu, Py_ssize_t b, Py_ssize_t H, double* a, const double* bias, double* c,
-                           double* y, double* act_c)
+                           double* y, double* act_c, double* c_prev, double* h_next, Py_ssize_t ldh, Py_ssize_t nh)
     void fr_lstm_backward_f(int relu, Py_ssize_t b, Py_ssize_t H, const float* a, const float* c_prev,
                             const float* act_c, const float* dy, const float* dh, float* dc, float* da)
     void fr_lstm_backward_d(int relu, Py_ssize_t b, Py_ssize_t H, const double* a, const double* c_prev,
@@ -15,13 +15,15 @@ cdef extern from "lstm.h" nogil:
 
 
 cdef inline void lstm_pointwise(bint use_relu, Py_ssize_t b, Py_ssize_t H, floating* a, const floating* bias,
-                                floating* c, floating* y, floating* act_c) noexcept nogil:
+                                floating* c, floating* y, floating* act_c, floating* c_prev, floating* h_next,
+                                Py_ssize_t ldh, Py_ssize_t nh) noexcept nogil:
     """Forward, b rows: a (b, 4H) products -> gates [i, f, g, o], with bias (4H) b_ih + b_hh; c (b, H)
-    c_{t-1} -> c_t; y (b, H) out: h_t; act_c (b, H) out: act(c_t) unless NULL."""
+    c_{t-1} -> c_t; y (b, H) out: h_t. The training stash unless act_c is NULL: act_c (b, H) out: act(c_t);
+    c_prev (b, H) out: c_{t-1}; h_next (nh, ldh) out: h_t of the first nh rows (lstm.h)."""
     if floating is float:
-        fr_lstm_forward_f(use_relu, b, H, a, bias, c, y, act_c)
+        fr_lstm_forward_f(use_relu, b, H, a, bias, c, y, act_c, c_prev, h_next, ldh, nh)
     else:
-        fr_lstm_forward_d(use_relu, b, H, a, bias, c, y, act_c)
+        fr_lstm_forward_d(use_relu, b, H, a, bias, c, y, act_c, c_prev, h_next, ldh, nh)
 
 
 cdef inline void lstm_pointwise_backward(bint use_relu, Py_ssize_t b, Py_ssize_t H, const floating* a,

@@ -23,7 +23,6 @@ h_{t-1} from the previous step's rows of Y where it can (_steps.pxd). The backwa
 """
 from cython cimport floating
 from libc.stdlib cimport free
-from libc.string cimport memcpy
 
 from _blas cimport gemm_nn, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
@@ -77,6 +76,8 @@ def lstm_forward(
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1], G = 4 * H
         Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0, done
         floating* hp
+        floating* h_next = NULL
+        Py_ssize_t nh = 0
         floating* Wp
         floating* Wx
         bint finite
@@ -98,12 +99,13 @@ def lstm_forward(
             done = project(reverse, done, off, b, P, batch_sizes[0], &X[0, 0], F, &weight_ih[0, 0], Wx, G, &gates[0, 0])
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
             step_gemm(True, b, G, H, hp, H, &weight_hh[0, 0], H, 1, &gates[off, 0], G, Wp)
-            if training:
-                stash_state(&xh[off, 0], xh.shape[1], hp, b, F, H)
-                memcpy(&c_prev[off, 0], &c[0, 0], b * H * sizeof(floating))
-            lstm_pointwise(use_relu, b, H, &gates[off, 0], &bias[0], &c[0, 0], &Y[off, 0],
-                           &act_c[off, 0] if training else NULL)
             b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
+            if training:
+                h_next = stash_state(&xh[0, 0], xh.shape[1], off, hp, b, b_prev, b_next, reverse, F, H)
+                nh = min(b, b_next)
+            lstm_pointwise(use_relu, b, H, &gates[off, 0], &bias[0], &c[0, 0], &Y[off, 0],
+                           &act_c[off, 0] if training else NULL, &c_prev[off, 0] if training else NULL, h_next,
+                           xh.shape[1], nh)
             keep_final(&h[0, 0], &Y[off, 0], b, b_next, H)
             b_prev, off_prev = b, off
             if not reverse:

@@ -65,6 +65,7 @@ def rnn_forward(
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1]
         Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0, done
         floating* hp
+        floating* h_next = NULL
         floating* Wp
         floating* Wx
         bint finite
@@ -86,10 +87,10 @@ def rnn_forward(
             done = project(reverse, done, off, b, P, batch_sizes[0], &X[0, 0], F, &weight_ih[0, 0], Wx, H, &Y[0, 0])
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
             step_gemm(True, b, H, H, hp, H, &weight_hh[0, 0], H, 1, &Y[off, 0], H, Wp)
-            if training:
-                stash_state(&xh[off, 0], xh.shape[1], hp, b, F, H)
-            rnn_pointwise(use_relu, b, H, &Y[off, 0], &bias[0])
             b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
+            if training:
+                h_next = stash_state(&xh[0, 0], xh.shape[1], off, hp, b, b_prev, b_next, reverse, F, H)
+            rnn_pointwise(use_relu, b, H, &Y[off, 0], &bias[0], h_next, xh.shape[1], min(b, b_next))
             keep_final(&h[0, 0], &Y[off, 0], b, b_next, H)
             b_prev, off_prev = b, off
             if not reverse:

@@ -135,3 +135,18 @@ cdef inline void add_weight_grads(const floating* dW, Py_ssize_t ldw, Py_ssize_t
             dweight_hh[g * H + k] += dW[g * ldw + F + k]
         dbias_ih[g] += dW[g * ldw + F + H]
         dbias_hh[g] += dW[g * ldw + F + H]
+
+
+cdef inline bint grads_finite(const floating* dW, Py_ssize_t ldw, Py_ssize_t G, Py_ssize_t F,
+                              Py_ssize_t H) noexcept nogil:
+    """Whether all of the pre-activation gradients da (P, G) whose product dW (G, ldw) is (weight_grads) are finite,
+    from dW's bias column alone: that column is da's sum over the rows (the stash's column of 1s), and a sum with
+    a NaN or an infinite term is NaN or infinite. It is also infinite when finite terms overflow, and then so is
+    the bias gradient. Scanning all of da instead was a pass over memory at every backward call."""
+    cdef Py_ssize_t g
+    cdef floating d
+    for g in range(G):
+        d = dW[g * ldw + F + H]
+        if d - d != 0:
+            return False
+    return True

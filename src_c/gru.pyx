@@ -145,8 +145,9 @@ def gru_backward(
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = dh.shape[1], G = 3 * H
         Py_ssize_t T = batch_sizes.shape[0], s, t, b, off
         floating* Wp
-        bint finite
+        bint finite, bias_was_finite
     with nogil:
+        bias_was_finite = all_finite(&dbias_ih[0], G) and all_finite(&dbias_hh[0], G)
         Wp = pack_step(own_product, False, G, H, &weight_hh[0, 0])
         off = 0 if reverse else P
         for s in range(T):
@@ -167,6 +168,13 @@ def gru_backward(
         gemm_tn(own_sequence, G, H, P, &dgates_hh[0, 0], G, &h_prev[0, 0], H, True, &dweight_hh[0, 0], H)
         if dX.shape[0] != 0:
             gemm_nn(own_sequence, P, F, G, &dgates[0, 0], G, &weight_ih[0, 0], F, &dX[0, 0], F)
-        finite = all_finite(&dgates_hh[0, 0], P * G) and all_finite(&dh[0, 0], dh.shape[0] * H)
+        # The steps summed dax's and dah's rows into the bias gradients: a sum with a NaN or an infinite term is NaN
+        # or infinite, so when the gradients came in finite, they tell whether every row was (and are infinite
+        # when finite terms overflow, which is non-finite too). Scanning the (P, 3H) arrays is a pass over memory.
+        if bias_was_finite:
+            finite = all_finite(&dbias_ih[0], G) and all_finite(&dbias_hh[0], G)
+        else:
+            finite = all_finite(&dgates[0, 0], P * G) and all_finite(&dgates_hh[0, 0], P * G)
+        finite = finite and all_finite(&dh[0, 0], dh.shape[0] * H)
     if not finite:
         raise FloatingPointError("non-finite value in the GRU backward pass")

@@ -27,7 +27,7 @@ from libc.stdlib cimport free
 from _blas cimport gemm_nn, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
 from _steps cimport pack_projection, state_rows, keep_final, project
-from _steps cimport stash_inputs, stash_state, weight_grads, add_weight_grads
+from _steps cimport stash_inputs, stash_state, weight_grads, add_weight_grads, grads_finite
 from lstm cimport lstm_pointwise, lstm_pointwise_backward
 
 
@@ -183,6 +183,6 @@ def lstm_backward(
                          &dbias_hh[0])
         if dX.shape[0] != 0:
             gemm_nn(own_sequence, P, F, G, &dgates[0, 0], G, &weight_ih[0, 0], F, &dX[0, 0], F)
-        finite = all_finite(&dgates[0, 0], P * G) and all_finite(&dh[0, 0], dh.shape[0] * H)
+        finite = grads_finite(&dW[0, 0], dW.shape[1], G, F, H) and all_finite(&dh[0, 0], dh.shape[0] * H)
     if not finite:
         raise FloatingPointError("non-finite value in the LSTM backward pass")

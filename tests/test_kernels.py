@@ -370,6 +370,40 @@ def test_non_finite_values_raise_after_the_loop(cell):
         forward(cell, p["X"], p["bs"], tuple(w), p["h0"], p["c0"])
 
 
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("reverse", REVERSE)
+@pytest.mark.parametrize("cell", CELLS)
+def test_non_finite_gradients_raise_in_backward(cell, reverse, bad):
+    p = problem(cell, [5, 3, 3, 1], 3, 5, np.float64)
+    *_, cache = forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], reverse=reverse, training=True)
+    for row in (0, 6, p["X"].shape[0] - 1):  # the first, a middle and the last packed row
+        dY = p["dY"].copy()
+        dY[row, 2] = bad
+        with pytest.raises(FloatingPointError, match="backward"):
+            _cells.backward(cache, dY, p["dhn"], p["dcn"])
+    dhn = p["dhn"].copy()
+    dhn[-1, 0] = bad
+    with pytest.raises(FloatingPointError, match="backward"):
+        _cells.backward(cache, p["dY"], dhn, p["dcn"])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_non_finite_gradients_added_to_are_the_callers(cell):
+    # The kernels check what they compute; gradients that came in non-finite (summed over batches by a caller)
+    # stay so and do not raise, whichever way a kernel checks its own (the GRU from its bias sums when they came
+    # in finite).
+    p = problem(cell, [5, 3, 3, 1], 3, 5, np.float64)
+    *_, cache = forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], training=True)
+    expected = _cells.backward(cache, p["dY"], p["dhn"], p["dcn"])[3]
+    for k in range(4):
+        grads = tuple(np.zeros_like(w) for w in p["weights"])
+        grads[k].flat[0] = np.inf
+        _cells.backward(cache, p["dY"], p["dhn"], p["dcn"], grads=grads)
+        assert np.isinf(grads[k].flat[0])
+        for g, e in zip(grads, expected):
+            np.testing.assert_array_equal(g.flat[1:], e.flat[1:])
+
 def test_relu_overflow_raises():
     p = problem("rnn_relu", [30], 2, 3, np.float64)
     w = (p["weights"][0], np.full((3, 3), 1e30), np.ones(3), np.ones(3))

@@ -229,7 +229,7 @@ def _forward(cell, activation, X, bs, weights, h, cn, reverse, training, own):
     Y = empty((P, H), dtype)
     rows = P if training else 0
     relu = activation == "relu"
-    bias = empty(GATES[cell] * H, dtype)  # scratch for the kernel's sum of the biases
+    bias = empty((GATES[cell] + 1) * H, dtype)  # scratch: the kernel's sum of the biases, then its NaN sums
     if cell == "lstm":
         gates, xh = empty((P, 4 * H), dtype), empty((rows, stash_width(F, H, dtype.itemsize)), dtype)
         c_prev, act_c = empty((rows, H), dtype), empty((rows, H), dtype)

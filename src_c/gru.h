@@ -16,7 +16,7 @@
                                                                                                                \
 FR_INLINE void fr_gru_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a, const T *restrict bias, \
         const T *restrict u, const T *restrict b_hn, const T *restrict h_prev, T *restrict y, T *restrict ah_n,  \
-        T *restrict h_stash) {                                                                                 \
+        T *restrict h_stash, T *restrict nan_sum) {                                                            \
     for (ptrdiff_t j = 0; j < b; j++, a += 3 * H, u += 3 * H) {                                                \
         for (ptrdiff_t k = 0; k < H; k++) {                                                                    \
             ptrdiff_t p = j * H + k;                                                                           \
@@ -27,9 +27,11 @@ FR_INLINE void fr_gru_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *re
             a[H + k] = z;                                                                                      \
             a[2 * H + k] = n;                                                                                  \
             T hp = h_prev[p];                                                                                  \
-            y[p] = (1 - z) * n + z * hp;                                                                       \
+            T h_t = (1 - z) * n + z * hp;                                                                      \
+            y[p] = h_t;                                                                                        \
             if (ah_n) ah_n[p] = ahn;                                                                           \
             if (h_stash) h_stash[p] = hp;                                                                      \
+            if (nan_sum) nan_sum[k] += h_t * 0;                                                                \
         }                                                                                                      \
     }                                                                                                          \
 }                                                                                                              \
@@ -38,7 +40,7 @@ FR_INLINE void fr_gru_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *re
  * across k only, and left it scalar there, slower than these calls of the row functions on whole gate blocks. */ \
 FR_INLINE void fr_gru_forward_gates_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a, const T *restrict bias, \
         const T *restrict u, const T *restrict b_hn, const T *restrict h_prev, T *restrict y, T *restrict ah_n,  \
-        T *restrict h_stash) {                                                                                 \
+        T *restrict h_stash, T *restrict nan_sum) {                                                            \
     for (ptrdiff_t j = 0; j < b; j++, a += 3 * H, u += 3 * H, h_prev += H, y += H) {                           \
         for (ptrdiff_t k = 0; k < 2 * H; k++) a[k] += bias[k] + u[k];                                          \
         SIG_ROWS(a, 2 * H);                                                                                    \
@@ -48,24 +50,30 @@ FR_INLINE void fr_gru_forward_gates_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *r
         for (ptrdiff_t k = 0; k < H; k++) a[2 * H + k] += bias[2 * H + k] + a[k] * y[k];                       \
         ACT_ROWS(a + 2 * H, H, relu);                                                                          \
         for (ptrdiff_t k = 0; k < H; k++) y[k] = (1 - a[H + k]) * a[2 * H + k] + a[H + k] * h_prev[k];         \
+        if (nan_sum)                                                                                           \
+            for (ptrdiff_t k = 0; k < H; k++) nan_sum[k] += y[k] * 0;                                          \
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
 /* Forward, b rows. a (b, 3H) in: the product W_ih x_t, out: gates [r, z, n]; bias (3H): b_ih + [b_hr, b_hz, 0]; \
  * u (b, 3H): W_hh h_{t-1} (without b_hh); b_hn (H); h_prev (b, H): h_{t-1}; y (b, H) out: h_t. The training    \
  * stash, unless ah_n is NULL (then both are): ah_n (b, H) out: W_hn h_{t-1} + b_hn; h_stash (b, H) out: h_{t-1}, \
- * written as the pass reads it (a copy of its own was a pass more over the rows). */                         \
+ * written as the pass reads it (a copy of its own was a pass more over the rows). nan_sum (H) in and out, NULL \
+ * only when ah_n is: h_t * 0 added, which stays 0 while every h_t is finite and is NaN from a NaN or an infinite \
+ * one on, so that the kernel need not read Y again to check it. */                                            \
 FR_ROWS fr_gru_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *bias, const T *u, const T *b_hn, \
-                           const T *h_prev, T *y, T *ah_n, T *h_stash) {                                       \
+                           const T *h_prev, T *y, T *ah_n, T *h_stash, T *nan_sum) {                           \
     if (H < 64 / (ptrdiff_t)sizeof(T)) {                                                                       \
-        fr_gru_forward_gates_##S(relu, b, H, a, bias, u, b_hn, h_prev, y, ah_n, h_stash);                      \
+        fr_gru_forward_gates_##S(relu, b, H, a, bias, u, b_hn, h_prev, y, ah_n, h_stash, nan_sum);             \
         return;                                                                                                \
     }                                                                                                          \
     /* Literal flags, so that each call below is its own loop, with no test inside it. */                      \
-    if (relu && ah_n) fr_gru_forward_rows_##S(1, b, H, a, bias, u, b_hn, h_prev, y, ah_n, h_stash);            \
-    else if (relu) fr_gru_forward_rows_##S(1, b, H, a, bias, u, b_hn, h_prev, y, NULL, NULL);                  \
-    else if (ah_n) fr_gru_forward_rows_##S(0, b, H, a, bias, u, b_hn, h_prev, y, ah_n, h_stash);               \
-    else fr_gru_forward_rows_##S(0, b, H, a, bias, u, b_hn, h_prev, y, NULL, NULL);                            \
+    if (relu && ah_n) fr_gru_forward_rows_##S(1, b, H, a, bias, u, b_hn, h_prev, y, ah_n, h_stash, nan_sum);   \
+    else if (ah_n) fr_gru_forward_rows_##S(0, b, H, a, bias, u, b_hn, h_prev, y, ah_n, h_stash, nan_sum);      \
+    else if (relu && nan_sum) fr_gru_forward_rows_##S(1, b, H, a, bias, u, b_hn, h_prev, y, NULL, NULL, nan_sum); \
+    else if (nan_sum) fr_gru_forward_rows_##S(0, b, H, a, bias, u, b_hn, h_prev, y, NULL, NULL, nan_sum);      \
+    else if (relu) fr_gru_forward_rows_##S(1, b, H, a, bias, u, b_hn, h_prev, y, NULL, NULL, NULL);            \
+    else fr_gru_forward_rows_##S(0, b, H, a, bias, u, b_hn, h_prev, y, NULL, NULL, NULL);                      \
 }                                                                                                              \
                                                                                                                \
 FR_INLINE void fr_gru_backward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *restrict a,               \

@@ -5,9 +5,11 @@ from cython cimport floating
 
 cdef extern from "gru.h" nogil:
     void fr_gru_forward_f(int relu, Py_ssize_t b, Py_ssize_t H, float* a, const float* bias, const float* u,
-                          const float* b_hn, const float* h_prev, float* y, float* ah_n, float* h_stash)
+                          const float* b_hn, const float* h_prev, float* y, float* ah_n, float* h_stash,
+                          float* nan_sum)
     void fr_gru_forward_d(int relu, Py_ssize_t b, Py_ssize_t H, double* a, const double* bias, const double* u,
-                          const double* b_hn, const double* h_prev, double* y, double* ah_n, double* h_stash)
+                          const double* b_hn, const double* h_prev, double* y, double* ah_n, double* h_stash,
+                          double* nan_sum)
     void fr_gru_backward_f(int relu, Py_ssize_t b, Py_ssize_t H, const float* a, const float* h_prev,
                            const float* ah_n, const float* dy, float* dh, float* dax, float* dah, float* db_ih,
                            float* db_hh)
@@ -18,14 +20,15 @@ cdef extern from "gru.h" nogil:
 
 cdef inline void gru_pointwise(bint use_relu, Py_ssize_t b, Py_ssize_t H, floating* a, const floating* bias,
                                const floating* u, const floating* b_hn, const floating* h_prev, floating* y,
-                               floating* ah_n, floating* h_stash) noexcept nogil:
+                               floating* ah_n, floating* h_stash, floating* nan_sum) noexcept nogil:
     """Forward, b rows: a (b, 3H) W_ih x_t -> gates [r, z, n], with bias (3H) b_ih + [b_hr, b_hz, 0]; u (b, 3H)
     W_hh h_{t-1}; b_hn (H); h_prev (b, H); y (b, H) out: h_t; the training stash unless ah_n is NULL: ah_n (b, H)
-    out: W_hn h_{t-1} + b_hn, h_stash (b, H) out: h_{t-1} (gru.h)."""
+    out: W_hn h_{t-1} + b_hn, h_stash (b, H) out: h_{t-1}; nan_sum (H), NULL only when ah_n is: h_t * 0 added
+    (gru.h)."""
     if floating is float:
-        fr_gru_forward_f(use_relu, b, H, a, bias, u, b_hn, h_prev, y, ah_n, h_stash)
+        fr_gru_forward_f(use_relu, b, H, a, bias, u, b_hn, h_prev, y, ah_n, h_stash, nan_sum)
     else:
-        fr_gru_forward_d(use_relu, b, H, a, bias, u, b_hn, h_prev, y, ah_n, h_stash)
+        fr_gru_forward_d(use_relu, b, H, a, bias, u, b_hn, h_prev, y, ah_n, h_stash, nan_sum)
 
 
 cdef inline void gru_pointwise_backward(bint use_relu, Py_ssize_t b, Py_ssize_t H, const floating* a,

@@ -22,6 +22,7 @@ as h0 and goes out as h_n, and a step reads h_{t-1} from the previous step's row
 """
 from cython cimport floating
 from libc.stdlib cimport free
+from libc.string cimport memset
 
 from _blas cimport gemm_nn, gemm_tn, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
@@ -55,7 +56,8 @@ def gru_forward(
     X : (P, F) packed inputs.
     batch_sizes : (T,) live sequences at each step, non-increasing, batch_sizes[0] == B.
     weight_ih : (3H, F).   weight_hh : (3H, H).   bias_ih, bias_hh : (3H,).
-    bias : (3H,) scratch for b_ih + [b_hr, b_hz, 0], which the pointwise pass adds (b_hn joins W_hn h_{t-1}).
+    bias : (4H,) scratch: b_ih + [b_hr, b_hz, 0], which the pointwise pass adds (b_hn joins W_hn h_{t-1}), then the
+        sums of h_t * 0 by unit, from which the kernel tells that every h_t is finite without a pass over Y (gru.h).
     h : (B, H) in: initial state h0 (sorted order); out: final state h_n.
     Y : (P, H) out: h_t at every packed row.
     gates : (P, 3H) out: post-activation gates [r, z, n] of every row (scratch when not training).
@@ -71,6 +73,7 @@ def gru_forward(
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1], G = 3 * H
         Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0, done
         floating* hp
+        floating* nan_sum = &bias[G]
         floating* Wp
         floating* Wx
         bint finite
@@ -78,6 +81,7 @@ def gru_forward(
         # The input projection gates = X @ W_ih^T goes a chunk of steps ahead (project); the bias joins in the
         # pointwise pass.
         bias_sum(&bias[0], &bias_ih[0], &bias_hh[0], G, 2 * H)
+        memset(nan_sum, 0, H * sizeof(floating))
 
         Wp = pack_step(own_product, True, H, G, &weight_hh[0, 0])
         Wx = pack_projection(own_product, batch_sizes[0], F, G, &weight_ih[0, 0])
@@ -91,7 +95,7 @@ def gru_forward(
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
             step_gemm(True, b, G, H, hp, H, &weight_hh[0, 0], H, 0, &ah[0, 0], G, Wp)
             gru_pointwise(use_relu, b, H, &gates[off, 0], &bias[0], &ah[0, 0], &bias_hh[2 * H], hp, &Y[off, 0],
-                          &ah_n[off, 0] if training else NULL, &h_prev[off, 0] if training else NULL)
+                          &ah_n[off, 0] if training else NULL, &h_prev[off, 0] if training else NULL, nan_sum)
             b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
             keep_final(&h[0, 0], &Y[off, 0], b, b_next, H)
             b_prev, off_prev = b, off
@@ -99,7 +103,7 @@ def gru_forward(
                 off += b
         free(Wp)
         free(Wx)
-        finite = all_finite(&Y[0, 0], P * H)
+        finite = all_finite(nan_sum, H)
     if not finite:
         raise FloatingPointError("non-finite value in the GRU forward pass")
 

@@ -16,7 +16,8 @@
 #define FR_LSTM(T, S, SIG, ACT, DACT, DSIG, SIG_ROWS, ACT_ROWS)                                                \
                                                                                                                \
 FR_INLINE void fr_lstm_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a, const T *restrict bias, \
-        T *restrict c, T *restrict y, T *restrict act_c, T *restrict c_prev, T *restrict h_next, ptrdiff_t ldh) { \
+        T *restrict c, T *restrict y, T *restrict act_c, T *restrict c_prev, T *restrict h_next, ptrdiff_t ldh,  \
+        T *restrict nan_sum) {                                                                                 \
     for (ptrdiff_t j = 0; j < b; j++, a += 4 * H, c += H, y += H) {                                            \
         for (ptrdiff_t k = 0; k < H; k++) {                                                                    \
             T i = SIG(a[k] + bias[k]), f = SIG(a[H + k] + bias[H + k]);                                        \
@@ -33,6 +34,7 @@ FR_INLINE void fr_lstm_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *r
             y[k] = h_t;                                                                                        \
             if (act_c) act_c[j * H + k] = ac;                                                                  \
             if (h_next) h_next[j * ldh + k] = h_t;                                                             \
+            if (nan_sum) nan_sum[k] += h_t * 0;                                                                \
         }                                                                                                      \
     }                                                                                                          \
 }                                                                                                              \
@@ -42,7 +44,7 @@ FR_INLINE void fr_lstm_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *r
  * (2H = 16 floats at H = 8). */                                                                               \
 FR_INLINE void fr_lstm_forward_gates_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a, const T *restrict bias, \
         T *restrict c, T *restrict y, T *restrict act_c, T *restrict c_prev, T *restrict h_next, ptrdiff_t ldh,  \
-        ptrdiff_t nh) {                                                                                        \
+        ptrdiff_t nh, T *restrict nan_sum) {                                                                   \
     for (ptrdiff_t j = 0; j < b; j++, a += 4 * H, c += H, y += H) {                                            \
         for (ptrdiff_t k = 0; k < 4 * H; k++) a[k] += bias[k];                                                 \
         SIG_ROWS(a, 2 * H);                                                                                    \
@@ -55,6 +57,8 @@ FR_INLINE void fr_lstm_forward_gates_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *
         if (act_c) memcpy(act_c + j * H, y, (size_t)H * sizeof(T));                                            \
         for (ptrdiff_t k = 0; k < H; k++) y[k] *= a[3 * H + k];                                                \
         if (j < nh) memcpy(h_next + j * ldh, y, (size_t)H * sizeof(T));                                        \
+        if (nan_sum)                                                                                           \
+            for (ptrdiff_t k = 0; k < H; k++) nan_sum[k] += y[k] * 0;                                          \
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
@@ -62,27 +66,31 @@ FR_INLINE void fr_lstm_forward_gates_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *
  * b_ih + b_hh; c (b, H) in: c_{t-1}, out: c_t; y (b, H) out: h_t. The training stash, unless act_c is NULL      \
  * (then all three are): act_c (b, H) out: act(c_t); c_prev (b, H) out: c_{t-1}; h_next (nh, ldh) out: h_t of    \
  * the first nh rows, the next step's h_{t-1} (the stash's rows are ldh long). Writing the stash here, where    \
- * the values are in registers, saves the kernel a copy of h_{t-1} and of c_{t-1} at every step. */            \
+ * the values are in registers, saves the kernel a copy of h_{t-1} and of c_{t-1} at every step. nan_sum (H) in  \
+ * and out, NULL only when act_c is: h_t * 0 added, which stays 0 while every h_t is finite and is NaN from a   \
+ * NaN or an infinite one on, so that the kernel need not read Y again to check it. */                         \
 FR_ROWS fr_lstm_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *bias, T *c, T *y, T *act_c,     \
-                            T *c_prev, T *h_next, ptrdiff_t ldh, ptrdiff_t nh) {                               \
+                            T *c_prev, T *h_next, ptrdiff_t ldh, ptrdiff_t nh, T *nan_sum) {                   \
     if (H < 64 / (ptrdiff_t)sizeof(T)) {                                                                       \
-        fr_lstm_forward_gates_##S(relu, b, H, a, bias, c, y, act_c, c_prev, h_next, ldh, act_c ? nh : 0);      \
+        fr_lstm_forward_gates_##S(relu, b, H, a, bias, c, y, act_c, c_prev, h_next, ldh, act_c ? nh : 0,       \
+                                  nan_sum);                                                                    \
         return;                                                                                                \
     }                                                                                                          \
     /* Literal flags and NULLs, so that each call below is its own loop, with no test inside it. */            \
-    if (!act_c) {                                                                                              \
-        if (relu) fr_lstm_forward_rows_##S(1, b, H, a, bias, c, y, NULL, NULL, NULL, 0);                       \
-        else fr_lstm_forward_rows_##S(0, b, H, a, bias, c, y, NULL, NULL, NULL, 0);                            \
-        return;                                                                                                \
-    }                                                                                                          \
-    if (relu) {                                                                                                \
-        fr_lstm_forward_rows_##S(1, nh, H, a, bias, c, y, act_c, c_prev, h_next, ldh);                         \
+    if (!act_c && !nan_sum) {                                                                                  \
+        if (relu) fr_lstm_forward_rows_##S(1, b, H, a, bias, c, y, NULL, NULL, NULL, 0, NULL);                 \
+        else fr_lstm_forward_rows_##S(0, b, H, a, bias, c, y, NULL, NULL, NULL, 0, NULL);                      \
+    } else if (!act_c) {                                                                                       \
+        if (relu) fr_lstm_forward_rows_##S(1, b, H, a, bias, c, y, NULL, NULL, NULL, 0, nan_sum);              \
+        else fr_lstm_forward_rows_##S(0, b, H, a, bias, c, y, NULL, NULL, NULL, 0, nan_sum);                   \
+    } else if (relu) {                                                                                         \
+        fr_lstm_forward_rows_##S(1, nh, H, a, bias, c, y, act_c, c_prev, h_next, ldh, nan_sum);                \
         fr_lstm_forward_rows_##S(1, b - nh, H, a + nh * 4 * H, bias, c + nh * H, y + nh * H, act_c + nh * H,   \
-                                 c_prev + nh * H, NULL, 0);                                                    \
+                                 c_prev + nh * H, NULL, 0, nan_sum);                                           \
     } else {                                                                                                   \
-        fr_lstm_forward_rows_##S(0, nh, H, a, bias, c, y, act_c, c_prev, h_next, ldh);                         \
+        fr_lstm_forward_rows_##S(0, nh, H, a, bias, c, y, act_c, c_prev, h_next, ldh, nan_sum);                \
         fr_lstm_forward_rows_##S(0, b - nh, H, a + nh * 4 * H, bias, c + nh * H, y + nh * H, act_c + nh * H,   \
-                                 c_prev + nh * H, NULL, 0);                                                    \
+                                 c_prev + nh * H, NULL, 0, nan_sum);                                           \
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \

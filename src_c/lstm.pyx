@@ -23,6 +23,7 @@ h_{t-1} from the previous step's rows of Y where it can (_steps.pxd). The backwa
 """
 from cython cimport floating
 from libc.stdlib cimport free
+from libc.string cimport memset
 
 from _blas cimport gemm_nn, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
@@ -58,7 +59,8 @@ def lstm_forward(
     X : (P, F) packed inputs.
     batch_sizes : (T,) live sequences at each step, non-increasing, batch_sizes[0] == B.
     weight_ih : (4H, F).   weight_hh : (4H, H).   bias_ih, bias_hh : (4H,).
-    bias : (4H,) scratch for b_ih + b_hh, which the pointwise pass adds.
+    bias : (5H,) scratch: b_ih + b_hh, which the pointwise pass adds, then the sums of h_t * 0 by unit, from which
+        the kernel tells that every h_t is finite without a pass over Y (lstm.h).
     h, c : (B, H) in: initial states h0, c0 (sorted order); out: final states h_n, c_n.
     Y : (P, H) out: h_t at every packed row.
     gates : (P, 4H) out: post-activation gates [i, f, g, o] of every row (scratch when not training).
@@ -77,6 +79,7 @@ def lstm_forward(
         Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0, done
         floating* hp
         floating* h_next = NULL
+        floating* nan_sum = &bias[G]
         Py_ssize_t nh = 0
         floating* Wp
         floating* Wx
@@ -85,6 +88,7 @@ def lstm_forward(
         # The input projection gates = X @ W_ih^T goes a chunk of steps ahead (project); the bias joins in the
         # pointwise pass.
         bias_sum(&bias[0], &bias_ih[0], &bias_hh[0], G, G)
+        memset(nan_sum, 0, H * sizeof(floating))
         if training:
             stash_inputs(&xh[0, 0], xh.shape[1], &X[0, 0], P, F, H)
 
@@ -105,14 +109,14 @@ def lstm_forward(
                 nh = min(b, b_next)
             lstm_pointwise(use_relu, b, H, &gates[off, 0], &bias[0], &c[0, 0], &Y[off, 0],
                            &act_c[off, 0] if training else NULL, &c_prev[off, 0] if training else NULL, h_next,
-                           xh.shape[1], nh)
+                           xh.shape[1], nh, nan_sum)
             keep_final(&h[0, 0], &Y[off, 0], b, b_next, H)
             b_prev, off_prev = b, off
             if not reverse:
                 off += b
         free(Wp)
         free(Wx)
-        finite = all_finite(&Y[0, 0], P * H) and all_finite(&c[0, 0], c.shape[0] * H)
+        finite = all_finite(nan_sum, H) and all_finite(&c[0, 0], c.shape[0] * H)
     if not finite:
         raise FloatingPointError("non-finite value in the LSTM forward pass")
 

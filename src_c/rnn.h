@@ -12,28 +12,36 @@
 #define FR_RNN(T, S, ACT, DACT)                                                                                \
                                                                                                                \
 FR_INLINE void fr_rnn_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a, const T *restrict bias, \
-                                       T *restrict h_next, ptrdiff_t ldh) {                                    \
+                                       T *restrict h_next, ptrdiff_t ldh, T *restrict nan_sum) {               \
     for (ptrdiff_t j = 0; j < b; j++, a += H)                                                                  \
         for (ptrdiff_t k = 0; k < H; k++) {                                                                    \
             T h_t = ACT(a[k] + bias[k], relu);                                                                 \
             a[k] = h_t;                                                                                        \
             if (h_next) h_next[j * ldh + k] = h_t;                                                             \
+            if (nan_sum) nan_sum[k] += h_t * 0;                                                                \
         }                                                                                                      \
 }                                                                                                              \
                                                                                                                \
 /* Forward, b rows. a (b, H) in: the products W_ih x_t + W_hh h_{t-1}, out: h_t; bias (H): b_ih + b_hh; h_next  \
  * (nh, ldh) out unless NULL: h_t of the first nh rows, the next step's h_{t-1} in the training stash (its rows  \
- * are ldh long), written here where the values are in registers instead of copied at the next step. */        \
+ * are ldh long), written here where the values are in registers instead of copied at the next step; nan_sum   \
+ * (H) in and out unless NULL: h_t * 0 added, which stays 0 while every h_t is finite and is NaN from a NaN or  \
+ * an infinite one on (FR_NAN_SUM). */                                                                         \
 FR_ROWS fr_rnn_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *bias, T *h_next, ptrdiff_t ldh,   \
-                           ptrdiff_t nh) {                                                                     \
-    if (!h_next) nh = 0;                                                                                       \
+                           ptrdiff_t nh, T *nan_sum) {                                                         \
     /* Literal flags and NULLs, so that each call below is its own loop, with no test inside it. */            \
+    if (!nan_sum) {                                                                                            \
+        if (relu) fr_rnn_forward_rows_##S(1, b, H, a, bias, NULL, 0, NULL);                                    \
+        else fr_rnn_forward_rows_##S(0, b, H, a, bias, NULL, 0, NULL);                                         \
+        return;                                                                                                \
+    }                                                                                                          \
+    if (!h_next) nh = 0;                                                                                       \
     if (relu) {                                                                                                \
-        fr_rnn_forward_rows_##S(1, nh, H, a, bias, h_next, ldh);                                               \
-        fr_rnn_forward_rows_##S(1, b - nh, H, a + nh * H, bias, NULL, 0);                                      \
+        fr_rnn_forward_rows_##S(1, nh, H, a, bias, h_next, ldh, nan_sum);                                      \
+        fr_rnn_forward_rows_##S(1, b - nh, H, a + nh * H, bias, NULL, 0, nan_sum);                             \
     } else {                                                                                                   \
-        fr_rnn_forward_rows_##S(0, nh, H, a, bias, h_next, ldh);                                               \
-        fr_rnn_forward_rows_##S(0, b - nh, H, a + nh * H, bias, NULL, 0);                                      \
+        fr_rnn_forward_rows_##S(0, nh, H, a, bias, h_next, ldh, nan_sum);                                      \
+        fr_rnn_forward_rows_##S(0, b - nh, H, a + nh * H, bias, NULL, 0, nan_sum);                             \
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \

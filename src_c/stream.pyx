@@ -335,18 +335,20 @@ cdef bint step(const floating* x, Py_ssize_t n, const Layer* layers, Py_ssize_t 
             products(n, G, z, F, w_ih, h0, H, w_hh, a)
             c1 = <floating*> states[3 * L + l]
             memcpy(c1, states[2 * L + l], n * H * sizeof(floating))
-            lstm_pointwise(use_relu, n, H, a, bias, c1, h1, <floating*> NULL, <floating*> NULL, <floating*> NULL, 0, 0)
+            lstm_pointwise(use_relu, n, H, a, bias, c1, h1, <floating*> NULL, <floating*> NULL, <floating*> NULL, 0, 0,
+                           <floating*> NULL)
             finite = finite and all_finite(c1, n * H)
         elif cell == GRU:
             G = 3 * H
             bias_sum(bias, b_ih, b_hh, G, 2 * H)
             products(n, G, z, F, w_ih, <const floating*> NULL, 0, <const floating*> NULL, a)
             products(n, G, h0, H, w_hh, <const floating*> NULL, 0, <const floating*> NULL, u)
-            gru_pointwise(use_relu, n, H, a, bias, u, b_hh + 2 * H, h0, h1, <floating*> NULL, <floating*> NULL)
+            gru_pointwise(use_relu, n, H, a, bias, u, b_hh + 2 * H, h0, h1, <floating*> NULL, <floating*> NULL,
+                          <floating*> NULL)
         else:
             bias_sum(bias, b_ih, b_hh, H, H)
             products(n, H, z, F, w_ih, h0, H, w_hh, h1)
-            rnn_pointwise(use_relu, n, H, h1, bias, <floating*> NULL, 0, 0)
+            rnn_pointwise(use_relu, n, H, h1, bias, <floating*> NULL, 0, 0, <floating*> NULL)
         finite = finite and all_finite(h1, n * H)
         z = h1
 

@@ -371,6 +371,22 @@ def test_non_finite_values_raise_after_the_loop(cell):
 
 
 
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("reverse", REVERSE)
+@pytest.mark.parametrize("cell", CELLS)
+def test_a_single_non_finite_output_raises(cell, reverse, training, dtype):
+    # A NaN input at the last step of a sequence makes a NaN in one row of Y only: the pointwise passes' sums of
+    # h_t * 0 must see it. H = 17 takes the row loops' path in both dtypes, H = 3 the gate-by-gate one.
+    for H in (3, 17):
+        p = problem(cell, [5, 3, 3, 1], 3, H, dtype)
+        X = p["X"].copy()
+        # Sequence 1 (3 steps) has packed rows 1, 5 and 8; the reverse pass ends it at row 1.
+        X[1 if reverse else 8] = np.nan
+        with pytest.raises(FloatingPointError, match="forward"):
+            forward(cell, X, p["bs"], p["weights"], p["h0"], p["c0"], reverse=reverse, training=training)
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 @pytest.mark.parametrize("reverse", REVERSE)
 @pytest.mark.parametrize("cell", CELLS)

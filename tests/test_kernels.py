@@ -25,6 +25,9 @@ SHAPES = [
     # float32, 8 in float64): these H reach it in both dtypes, with a part vector at the end.
     ([5, 3, 2], 3, 17),
     ([4, 4, 1], 2, 33),
+    # With a vector's worth of rows' last units (7 of 23 in both dtypes), the passes gather them into vectors of
+    # their own, 9 rows at a time: 12 ragged sequences take two gathers at the first steps.
+    ([9, 9, 8, 7, 7, 7, 5, 5, 3, 2, 2, 1], 3, 23),
 ]
 REVERSE = [False, True]
 

@@ -76,7 +76,7 @@ FR_INLINE void fr_lstm_forward_tails_##S(int relu, ptrdiff_t b, ptrdiff_t H, ptr
                 y[j * H + k] = gy[u];                                                                          \
                 if (act_c) act_c[j * H + k] = gac[u];                                                          \
                 if (c_prev) c_prev[j * H + k] = gcp[u];                                                        \
-                if (h_next && j < nh) h_next[j * ldh + k] = gy[u];                                             \
+                if (j < nh) h_next[j * ldh + k] = gy[u];                                                       \
                 if (nan_sum) nan_sum[k] += gs[u];                                                              \
             }                                                                                                  \
     }                                                                                                          \
@@ -114,9 +114,9 @@ FR_INLINE void fr_lstm_forward_gates_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *
  * NaN or an infinite one on, so that the kernel need not read Y again to check it. */                         \
 FR_ROWS fr_lstm_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *bias, T *c, T *y, T *act_c,     \
                             T *c_prev, T *h_next, ptrdiff_t ldh, ptrdiff_t nh, T *nan_sum) {                   \
+    if (!act_c || !h_next) nh = 0;                                                                             \
     if (H < 64 / (ptrdiff_t)sizeof(T)) {                                                                       \
-        fr_lstm_forward_gates_##S(relu, b, H, a, bias, c, y, act_c, c_prev, h_next, ldh, act_c ? nh : 0,       \
-                                  nan_sum);                                                                    \
+        fr_lstm_forward_gates_##S(relu, b, H, a, bias, c, y, act_c, c_prev, h_next, ldh, nh, nan_sum);         \
         return;                                                                                                \
     }                                                                                                          \
     /* The rows' last units in vectors of their own (fr_lstm_forward_tails), when there are a vector's worth and \
@@ -125,8 +125,7 @@ FR_ROWS fr_lstm_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *b
     ptrdiff_t n = H, V = 64 / (ptrdiff_t)sizeof(T), r = H % V;                                                 \
     if (r % (V / 2) && b * r >= V) {                                                                           \
         n = H - r;                                                                                             \
-        fr_lstm_forward_tails_##S(relu, b, H, n, a, bias, c, y, act_c, c_prev, h_next, ldh, act_c ? nh : 0,    \
-                                  nan_sum);                                                                    \
+        fr_lstm_forward_tails_##S(relu, b, H, n, a, bias, c, y, act_c, c_prev, h_next, ldh, nh, nan_sum);      \
     }                                                                                                          \
     /* Literal flags and NULLs, so that each call below is its own loop, with no test inside it. */            \
     if (!act_c && !nan_sum) {                                                                                  \

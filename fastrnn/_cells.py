@@ -115,6 +115,11 @@ def _check_matrix(name, a, shape, dtype):
     return np.ascontiguousarray(a)
 
 
+# Rows of the RNN's pointwise pass that run as one flat loop in inference, over a bias and NaN sums tiled to as
+# many rows (src_c/rnn.h): a row's own loop leaves its last units to scalar code when H is not a whole number of
+# vectors.
+TILED_ROWS = 16
+
 # Steps whose checks are remembered (the key is the steps' bytes, kept by the cache): at most 16 sets of 32 KB.
 REMEMBERED_STEPS = 4096
 
@@ -229,7 +234,8 @@ def _forward(cell, activation, X, bs, weights, h, cn, reverse, training, own):
     Y = empty((P, H), dtype)
     rows = P if training else 0
     relu = activation == "relu"
-    bias = empty((GATES[cell] + 1) * H, dtype)  # scratch: the kernel's sum of the biases, then its NaN sums
+    # scratch: the kernel's sum of the biases, then its NaN sums; the RNN's, a row each for TILED_ROWS rows
+    bias = empty((2 * min(B, TILED_ROWS) if cell == "rnn" else GATES[cell] + 1) * H, dtype)
     if cell == "lstm":
         gates, xh = empty((P, 4 * H), dtype), empty((rows, stash_width(F, H, dtype.itemsize)), dtype)
         c_prev, act_c = empty((rows, H), dtype), empty((rows, H), dtype)

@@ -19,7 +19,7 @@ no gates array, and h_t itself (Y) is the stash for act'.
 """
 from cython cimport floating
 from libc.stdlib cimport free
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 from _blas cimport gemm_nn, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
@@ -51,8 +51,9 @@ def rnn_forward(
     X : (P, F) packed inputs.
     batch_sizes : (T,) live sequences at each step, non-increasing, batch_sizes[0] == B.
     weight_ih : (H, F).   weight_hh : (H, H).   bias_ih, bias_hh : (H,).
-    bias : (2H,) scratch: b_ih + b_hh, which the pointwise pass adds, then the sums of h_t * 0 by unit, from which
-        the kernel tells that every h_t is finite without a pass over Y (rnn.h).
+    bias : (2 R H,) scratch, R >= 1: b_ih + b_hh in each of R rows, which the pointwise pass adds (R rows at a time
+        in inference), then R rows of sums of h_t * 0, from which the kernel tells that every h_t is finite
+        without a pass over Y (rnn.h).
     h : (B, H) in: initial state h0 (sorted order); out: final state h_n.
     Y : (P, H) out: h_t at every packed row.
     xh : (P, ldx) out when training, ldx >= F + H + 1 (fastrnn/_cells.py, stash_width): [x_t, h_{t-1}, 1, 0...] of
@@ -64,11 +65,11 @@ def rnn_forward(
     own_product : the per-step products on the own product (_gemm.h), not BLAS (fastrnn/_threads.py decides).
     """
     cdef:
-        Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1]
+        Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1], R = bias.shape[0] // (2 * H), j
         Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0, done
         floating* hp
         floating* h_next = NULL
-        floating* nan_sum = &bias[H]
+        floating* nan_sum = &bias[R * H]
         floating* Wp
         floating* Wx
         bint finite
@@ -76,7 +77,9 @@ def rnn_forward(
         # The input projection Y = X @ W_ih^T goes a chunk of steps ahead (project); the bias joins in the
         # pointwise pass.
         bias_sum(&bias[0], &bias_ih[0], &bias_hh[0], H, H)
-        memset(nan_sum, 0, H * sizeof(floating))
+        for j in range(1, R):
+            memcpy(&bias[j * H], &bias[0], H * sizeof(floating))
+        memset(nan_sum, 0, R * H * sizeof(floating))
         if training:
             stash_inputs(&xh[0, 0], xh.shape[1], &X[0, 0], P, F, H)
 
@@ -94,14 +97,14 @@ def rnn_forward(
             b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
             if training:
                 h_next = stash_state(&xh[0, 0], xh.shape[1], off, hp, b, b_prev, b_next, reverse, F, H)
-            rnn_pointwise(use_relu, b, H, &Y[off, 0], &bias[0], h_next, xh.shape[1], min(b, b_next), nan_sum)
+            rnn_pointwise(use_relu, b, H, &Y[off, 0], &bias[0], R, h_next, xh.shape[1], min(b, b_next), nan_sum)
             keep_final(&h[0, 0], &Y[off, 0], b, b_next, H)
             b_prev, off_prev = b, off
             if not reverse:
                 off += b
         free(Wp)
         free(Wx)
-        finite = all_finite(nan_sum, H)
+        finite = all_finite(nan_sum, R * H)
     if not finite:
         raise FloatingPointError("non-finite value in the RNN forward pass")
 

@@ -348,7 +348,7 @@ cdef bint step(const floating* x, Py_ssize_t n, const Layer* layers, Py_ssize_t 
         else:
             bias_sum(bias, b_ih, b_hh, H, H)
             products(n, H, z, F, w_ih, h0, H, w_hh, h1)
-            rnn_pointwise(use_relu, n, H, h1, bias, <floating*> NULL, 0, 0, <floating*> NULL)
+            rnn_pointwise(use_relu, n, H, h1, bias, 1, <floating*> NULL, 0, 0, <floating*> NULL)
         finite = finite and all_finite(h1, n * H)
         z = h1
 

@@ -25,9 +25,10 @@ SHAPES = [
     # float32, 8 in float64): these H reach it in both dtypes, with a part vector at the end.
     ([5, 3, 2], 3, 17),
     ([4, 4, 1], 2, 33),
-    # With a vector's worth of rows' last units (7 of 23 in both dtypes), the passes gather them into vectors of
-    # their own, 9 rows at a time: 12 ragged sequences take two gathers at the first steps.
-    ([9, 9, 8, 7, 7, 7, 5, 5, 3, 2, 2, 1], 3, 23),
+    # With a vector's worth of rows' last units (7 of 23 in both dtypes), the LSTM's and GRU's passes gather them
+    # into vectors of their own, 9 rows at a time; the RNN's inference runs 16 rows at a time as one flat loop
+    # (_cells.TILED_ROWS). 20 ragged sequences take three gathers and two flat loops at the first steps.
+    ([9, 9, 9, 8, 8, 7, 7, 7, 6, 5, 5, 5, 4, 3, 3, 2, 2, 2, 1, 1], 3, 23),
 ]
 REVERSE = [False, True]
 
@@ -389,6 +390,19 @@ def test_a_single_non_finite_output_raises(cell, reverse, training, dtype):
         X[1 if reverse else 8] = np.nan
         with pytest.raises(FloatingPointError, match="forward"):
             forward(cell, X, p["bs"], p["weights"], p["h0"], p["c0"], reverse=reverse, training=training)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cell", ["rnn", "rnn_relu"])
+def test_a_non_finite_output_past_the_rnn_tiled_rows_raises(cell, dtype):
+    # The RNN's inference pass runs _cells.TILED_ROWS rows at a time over tiled NaN sums: a NaN in the last row of
+    # a step of 20 rows lands in the second group.
+    assert _cells.TILED_ROWS < 20
+    p = problem(cell, [3] * 20, 2, 50, dtype)
+    X = p["X"].copy()
+    X[-1] = np.nan  # the last step's last row, which no later step reads
+    with pytest.raises(FloatingPointError, match="forward"):
+        forward(cell, X, p["bs"], p["weights"], p["h0"])
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 @pytest.mark.parametrize("reverse", REVERSE)

@@ -80,7 +80,6 @@ def lstm_forward(
         floating* hp
         floating* h_next = NULL
         floating* nan_sum = &bias[G]
-        Py_ssize_t nh = 0
         floating* Wp
         floating* Wx
         bint finite
@@ -106,10 +105,9 @@ def lstm_forward(
             b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
             if training:
                 h_next = stash_state(&xh[0, 0], xh.shape[1], off, hp, b, b_prev, b_next, reverse, F, H)
-                nh = min(b, b_next)
             lstm_pointwise(use_relu, b, H, &gates[off, 0], &bias[0], &c[0, 0], &Y[off, 0],
                            &act_c[off, 0] if training else NULL, &c_prev[off, 0] if training else NULL, h_next,
-                           xh.shape[1], nh, nan_sum)
+                           xh.shape[1], min(b, b_next), nan_sum)
             keep_final(&h[0, 0], &Y[off, 0], b, b_next, H)
             b_prev, off_prev = b, off
             if not reverse:

@@ -374,8 +374,6 @@ def test_non_finite_values_raise_after_the_loop(cell):
         forward(cell, p["X"], p["bs"], tuple(w), p["h0"], p["c0"])
 
 
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("training", [False, True])
 @pytest.mark.parametrize("reverse", REVERSE)
@@ -403,6 +401,7 @@ def test_a_non_finite_output_past_the_rnn_tiled_rows_raises(cell, dtype):
     X[-1] = np.nan  # the last step's last row, which no later step reads
     with pytest.raises(FloatingPointError, match="forward"):
         forward(cell, X, p["bs"], p["weights"], p["h0"])
+
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 @pytest.mark.parametrize("reverse", REVERSE)

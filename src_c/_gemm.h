@@ -12,15 +12,19 @@
  *
  * A strip is contiguous so that its rows do not collide in the L1 cache: rows of B itself lie n values apart, a
  * power of two times 128 bytes at the usual sizes, and fall into the same few cache sets (at k = 128, n = 512 in
- * float64 the product ran at 60% of its speed with the strips). The k loop runs in chunks of FR_KC rows, so that
- * the chunk of a strip the row blocks share (FR_KC * 128 bytes) stays in the L1 cache.
+ * float64 the product ran at 60% of its speed with the strips). Each block runs the whole k loop and adds into C
+ * once: a strip longer than the L1 cache then comes from the L2 cache for every block, which the two loads per
+ * eight multiply-adds leave time for, where k in chunks of 128 rows (a strip's chunk in the L1 cache) read and
+ * wrote C once per chunk, from the L3 cache when C outgrows the L2 (1 thread, min of 5 runs: float32 m 128, n
+ * 4096, k 1024, a large LSTM's step, 93 -> 108 GFLOP/s; m 64, n 1024, k 320 106 -> 112; float64 m 128, n 1024,
+ * k 4096 48 -> 53; no shape measured was slower).
  *
  * GCC's vector extensions give the 64-byte vectors; each clone of fr_gemm (target_clones, see FR_DISPATCH in
  * _fastmath.h) maps them onto its own registers (one zmm, two ymm, four xmm). Measured against scipy's OpenBLAS
  * at 1 thread, m = 32: 1.7x faster in float32 and 1.0-1.4x in float64 for n = 150..256, k = 50..64; one row
  * has a loop of its own (fr_row), 1.3-1.6x faster than BLAS's GEMV. B beyond the L2 cache costs it no more than
  * BLAS, which reads B once per step too and copies it besides: float32 m 64, n 1024, k 256 (a medium LSTM's step)
- * 109 against 85 GFLOP/s, m 128, n 4096, k 1024 96 against 80, m 4, n 4096, k 1024 64 against 9.5. Only
+ * 111 against 85 GFLOP/s, m 128, n 4096, k 1024 108 against 80, m 4, n 4096, k 1024 64 against 9.5. Only
  * several BLAS threads on a large step beat it (fastrnn/_threads.py, own_product, decides).
  */
 #ifndef FASTRNN_GEMM_H
@@ -172,14 +176,9 @@ static inline FR_DISPATCH void fr_gemm_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdif
         fr_row_##SUFFIX(n, k, A, Bp, C, add);                                                                  \
         return;                                                                                                \
     }                                                                                                          \
-    for (ptrdiff_t k0 = 0; k0 < k; k0 += FR_KC) {                                                              \
-        ptrdiff_t kc = k - k0 < FR_KC ? k - k0 : FR_KC;                                                        \
-        int add_c = add || k0 > 0;                                                                             \
-        for (ptrdiff_t c0 = 0; c0 < n; c0 += FR_NR_##SUFFIX) {                                                 \
-            const T *strip = Bp + (c0 * k + k0 * FR_NR_##SUFFIX);                                              \
-            ptrdiff_t nc = n - c0 < FR_NR_##SUFFIX ? n - c0 : FR_NR_##SUFFIX;                                  \
-            fr_panel_##SUFFIX(m, nc, kc, A + k0, lda, 1, strip, FR_NR_##SUFFIX, C + c0, ldc, add_c);            \
-        }                                                                                                      \
+    for (ptrdiff_t c0 = 0; c0 < n; c0 += FR_NR_##SUFFIX) {                                                     \
+        ptrdiff_t nc = n - c0 < FR_NR_##SUFFIX ? n - c0 : FR_NR_##SUFFIX;                                      \
+        fr_panel_##SUFFIX(m, nc, k, A, lda, 1, Bp + c0 * k, FR_NR_##SUFFIX, C + c0, ldc, add);                 \
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \

@@ -50,12 +50,12 @@ cdef inline void axpy(int n, floating alpha, const floating* x, floating* y) noe
 
 
 cdef extern from "_gemm.h" nogil:
-    float* fr_pack_f(int trans_b, Py_ssize_t k, Py_ssize_t n, const float* B)
-    double* fr_pack_d(int trans_b, Py_ssize_t k, Py_ssize_t n, const double* B)
-    void fr_gemm_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A, Py_ssize_t lda, const float* Bp,
-                   float* C, Py_ssize_t ldc, int add)
-    void fr_gemm_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A, Py_ssize_t lda, const double* Bp,
-                   double* C, Py_ssize_t ldc, int add)
+    float* fr_pack_f(int trans_b, Py_ssize_t k, Py_ssize_t n, Py_ssize_t k1, const float* B1, const float* B2)
+    double* fr_pack_d(int trans_b, Py_ssize_t k, Py_ssize_t n, Py_ssize_t k1, const double* B1, const double* B2)
+    void fr_gemm_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A, Py_ssize_t lda, Py_ssize_t k2,
+                   const float* A2, Py_ssize_t lda2, const float* Bp, float* C, Py_ssize_t ldc, int add)
+    void fr_gemm_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A, Py_ssize_t lda, Py_ssize_t k2,
+                   const double* A2, Py_ssize_t lda2, const double* Bp, double* C, Py_ssize_t ldc, int add)
     void fr_gemm_tn_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A, Py_ssize_t lda, const float* B,
                       Py_ssize_t ldb, float* C, Py_ssize_t ldc, int add)
     void fr_gemm_tn_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A, Py_ssize_t lda, const double* B,
@@ -73,9 +73,9 @@ cdef inline floating* pack_step(bint own, bint trans_b, int k, int n, const floa
     if not own:
         return NULL
     if floating is float:
-        return fr_pack_f(trans_b, k, n, B)
+        return fr_pack_f(trans_b, k, n, k, B, NULL)
     else:
-        return fr_pack_d(trans_b, k, n, B)
+        return fr_pack_d(trans_b, k, n, k, B, NULL)
 
 
 cdef inline void step_gemm(bint trans_b, int m, int n, int k, const floating* A, int lda,
@@ -95,9 +95,9 @@ cdef inline void step_gemm(bint trans_b, int m, int n, int k, const floating* A,
                 for j in range(n):
                     C[i * ldc + j] *= beta
         if floating is float:
-            fr_gemm_f(m, n, k, A, lda, packed, C, ldc, beta != 0)
+            fr_gemm_f(m, n, k, A, lda, 0, NULL, 0, packed, C, ldc, beta != 0)
         else:
-            fr_gemm_d(m, n, k, A, lda, packed, C, ldc, beta != 0)
+            fr_gemm_d(m, n, k, A, lda, 0, NULL, 0, packed, C, ldc, beta != 0)
     elif m == 1:
         # row @ op(B) is op(B)^T @ row: B (n, k) when trans_b, else B (k, n).
         if trans_b:
@@ -106,6 +106,28 @@ cdef inline void step_gemm(bint trans_b, int m, int n, int k, const floating* A,
             gemv(True, k, n, <floating> 1, B, ldb, A, beta, C)
     else:
         gemm(False, trans_b, m, n, k, <floating> 1, A, lda, B, ldb, beta, C, ldc)
+
+
+cdef inline floating* pack_pair(bint own, int k1, const floating* B1, int k2, const floating* B2,
+                                int n) noexcept nogil:
+    """[B1, B2]^T (k1 + k2, n) laid out for pair_gemm, from B1 (n, k1) and B2 (n, k2), to free() after the loop;
+    NULL when not own or memory is short."""
+    if not own:
+        return NULL
+    if floating is float:
+        return fr_pack_f(True, k1 + k2, n, k1, B1, B2)
+    else:
+        return fr_pack_d(True, k1 + k2, n, k1, B1, B2)
+
+
+cdef inline void pair_gemm(int m, int n, const floating* A1, int k1, int lda1, const floating* A2, int k2, int lda2,
+                           const floating* packed, floating* C, int ldc) noexcept nogil:
+    """C (m, n) = A1 (m, k1) @ B1^T + A2 (m, k2) @ B2^T in one pass of the own product, on `packed` from
+    pack_pair: a step's input and recurrent products, whose sum is written once (_steps.pxd, step_products)."""
+    if floating is float:
+        fr_gemm_f(m, n, k1, A1, lda1, k2, A2, lda2, packed, C, ldc, 0)
+    else:
+        fr_gemm_d(m, n, k1, A1, lda1, k2, A2, lda2, packed, C, ldc, 0)
 
 
 cdef inline bint wide_product(int n, const floating* any) noexcept nogil:

@@ -7,7 +7,7 @@ from cython cimport floating
 
 from libc.stdlib cimport free
 
-from _blas cimport gemm, gemm_tn, gemv, axpy, pack_step, step_gemm, dots
+from _blas cimport gemm, gemm_tn, gemv, axpy, pack_pair, pack_step, pair_gemm, step_gemm, dots
 
 
 def gemm_check(bint trans_a, bint trans_b, double alpha, const floating[:, ::1] A,
@@ -45,6 +45,20 @@ def step_gemm_check(bint trans_b, const floating[:, ::1] A, const floating[:, ::
         step_gemm(trans_b, m, n, k, &A[0, 0], A.shape[1], &B[0, 0], B.shape[1], <floating> beta, &C[0, 0], n, Bp)
         free(Bp)
     return Bp != NULL
+
+
+def pair_gemm_check(const floating[:, ::1] A1, const floating[:, ::1] B1, const floating[:, ::1] A2,
+                    const floating[:, ::1] B2, floating[:, ::1] C):
+    """C = A1 @ B1^T + A2 @ B2^T in one pass of fastrnn's own product (pack_pair, pair_gemm)."""
+    cdef int m = C.shape[0], n = C.shape[1], k1 = A1.shape[1], k2 = A2.shape[1]
+    cdef floating* Bp
+    with nogil:
+        Bp = pack_pair(True, k1, &B1[0, 0], k2, &B2[0, 0], n)
+        if Bp != NULL:
+            pair_gemm(m, n, &A1[0, 0], k1, k1, &A2[0, 0], k2, k2, Bp, &C[0, 0], n)
+        free(Bp)
+    if Bp == NULL:
+        raise MemoryError()
 
 
 def gemm_tn_check(bint own, const floating[:, ::1] A, const floating[:, ::1] B, bint add, floating[:, ::1] C):

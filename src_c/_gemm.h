@@ -44,22 +44,28 @@
 typedef T fr_vec_##SUFFIX __attribute__((vector_size(64)));                                                    \
 enum { FR_NR_##SUFFIX = 2 * 64 / (int)sizeof(T) };                                                             \
                                                                                                                \
-/* Bp (strips of k rows by NR) = B^T when trans_b (B given as (n, k)), else B (k, n), zero-padded; NULL if no  \
- * memory. Strip by strip, so that what a strip reads stays in the L1 cache: with trans_b, a column of its NR   \
- * rows of B at a time, each row's cache line serving the next columns (row by row over all of B, every read   \
- * was a cache line of its own: 2.6% of the large LSTM's forward). */                                           \
-static __attribute__((unused)) T *fr_pack_##SUFFIX(int trans_b, ptrdiff_t k, ptrdiff_t n, const T *B) {        \
+/* Bp (strips of k rows by NR) = [B1; B2]^T when trans_b (B1 given as (n, k1), B2 as (n, k - k1)), else [B1; B2]\
+ * (B1 (k1, n), B2 (k - k1, n)), zero-padded; NULL if no memory. B2 may be NULL (k1 = k): one matrix. Two, so  \
+ * that a step multiplies [x_t, h_{t-1}] by [W_ih; W_hh] in one pass (fr_gemm). Strip by strip, so that what a \
+ * strip reads stays in the L1 cache: with trans_b, a column of its NR rows of B at a time, each row's cache line\
+ * serving the next columns (row by row over all of B, every read was a cache line of its own: 2.6% of the large\
+ * LSTM's forward). */                                                                                         \
+static __attribute__((unused)) T *fr_pack_##SUFFIX(int trans_b, ptrdiff_t k, ptrdiff_t n, ptrdiff_t k1,        \
+                                                  const T *B1, const T *B2) {                                  \
     ptrdiff_t strips = (n + FR_NR_##SUFFIX - 1) / FR_NR_##SUFFIX;                                              \
-    T *Bp = (T *)calloc((size_t)(strips * k * FR_NR_##SUFFIX > 0 ? strips * k * FR_NR_##SUFFIX : 1), sizeof(T)); \
+    T *Bp = (T *)calloc((size_t)(strips * k * FR_NR_##SUFFIX > 0 ? strips * k * FR_NR_##SUFFIX : 1), sizeof(T));\
     if (Bp == NULL) return NULL;                                                                               \
     for (ptrdiff_t s = 0; s < strips; s++) {                                                                   \
         ptrdiff_t c0 = s * FR_NR_##SUFFIX, nc = n - c0 < FR_NR_##SUFFIX ? n - c0 : FR_NR_##SUFFIX;             \
         T *dst = Bp + s * k * FR_NR_##SUFFIX;                                                                  \
-        for (ptrdiff_t kk = 0; kk < k; kk++, dst += FR_NR_##SUFFIX)                                            \
+        for (ptrdiff_t kk = 0; kk < k; kk++, dst += FR_NR_##SUFFIX) {                                          \
+            const T *B = kk < k1 ? B1 : B2;                                                                    \
+            ptrdiff_t kb = kk < k1 ? k1 : k - k1, q = kk < k1 ? kk : kk - k1;                                  \
             if (trans_b)                                                                                       \
-                for (ptrdiff_t c = 0; c < nc; c++) dst[c] = B[(c0 + c) * k + kk];                              \
+                for (ptrdiff_t c = 0; c < nc; c++) dst[c] = B[(c0 + c) * kb + q];                              \
             else                                                                                               \
-                for (ptrdiff_t c = 0; c < nc; c++) dst[c] = B[kk * n + c0 + c];                                \
+                for (ptrdiff_t c = 0; c < nc; c++) dst[c] = B[q * n + c0 + c];                                 \
+        }                                                                                                      \
     }                                                                                                          \
     return Bp;                                                                                                 \
 }                                                                                                              \
@@ -71,18 +77,9 @@ static __attribute__((unused)) T *fr_pack_##SUFFIX(int trans_b, ptrdiff_t k, ptr
  * 3.9 -> 3.5 us, n = 150 9.7 -> 9.3, n = 200 12.6 -> 12.3; in float n = 200 6.5 -> 6.3 (a tiny LSTM float32's \
  * inference 0.953 of its time in A/B). An earlier GCC 12 build compiled the float strips 2-6% slower with it; \
  * this one does not (small and medium LSTM float32 1.000-1.002). */                                           \
-FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, const T *A, ptrdiff_t ar,       \
-                                 ptrdiff_t ak, const T *strip, ptrdiff_t bk, T *C, ptrdiff_t ldc, int add) {   \
-    fr_vec_##SUFFIX acc[FR_MR][2], b0, b1;                                                                     \
-    for (int r = 0; r < FR_MR; r++) acc[r][0] = acc[r][1] = (fr_vec_##SUFFIX){0};                              \
-    /* The block's rows of C (up to 3 cache lines each) are fetched while the k loop runs: a step's C is the    \
-     * input projection, computed long before and often in the L3 cache or memory by now, and waiting for it    \
-     * after the loop cost 15-20% (m 64, n 1024, k 256 with C cold: float32 90 -> 106, float64 43 -> 53 GFLOP/s). */ \
-    for (int r = 0; r < mr; r++) {                                                                             \
-        __builtin_prefetch(C + r * ldc, 1);                                                                    \
-        __builtin_prefetch(C + r * ldc + FR_NR_##SUFFIX / 2, 1);                                               \
-        __builtin_prefetch(C + r * ldc + FR_NR_##SUFFIX - 1, 1);                                               \
-    }                                                                                                          \
+FR_INLINE void fr_acc_##SUFFIX(int mr, int half, ptrdiff_t k, const T *A, ptrdiff_t ar, ptrdiff_t ak,          \
+                               const T *strip, ptrdiff_t bk, fr_vec_##SUFFIX acc[FR_MR][2]) {                  \
+    fr_vec_##SUFFIX b0, b1;                                                                                    \
     for (ptrdiff_t kk = 0; kk < k; kk++) {                                                                     \
         memcpy(&b0, strip + kk * bk, sizeof b0);                                                               \
         if (!half) memcpy(&b1, strip + kk * bk + FR_NR_##SUFFIX / 2, sizeof b1);                               \
@@ -92,8 +89,27 @@ FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, co
             if (!half) acc[r][1] += a * b1;                                                                    \
         }                                                                                                      \
     }                                                                                                          \
-    /* A whole strip's row goes out as two vectors; a partial one through an array, whose copy of variable size  \
-     * is a call of libc's memcpy per row (that call made the overwriting product, add = 0, which the backward's \
+}                                                                                                              \
+                                                                                                               \
+/* Element (r, kk) of the block's A is A[r * ar + kk * ak] for kk < k, then A2[r * ar2 + kk - k] for the strip's\
+ * next k2 rows (none when k2 = 0). */                                                                         \
+FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, const T *A, ptrdiff_t ar,        \
+                                 ptrdiff_t ak, ptrdiff_t k2, const T *A2, ptrdiff_t ar2, const T *strip,       \
+                                 ptrdiff_t bk, T *C, ptrdiff_t ldc, int add) {                                 \
+    fr_vec_##SUFFIX acc[FR_MR][2];                                                                             \
+    for (int r = 0; r < FR_MR; r++) acc[r][0] = acc[r][1] = (fr_vec_##SUFFIX){0};                              \
+    /* The block's rows of C (up to 3 cache lines each) are fetched while the k loop runs: a step's C is the   \
+     * input projection, computed long before and often in the L3 cache or memory by now, and waiting for it   \
+     * after the loop cost 15-20% (m 64, n 1024, k 256 with C cold: float32 90 -> 106, float64 43 -> 53 GFLOP/s). */\
+    for (int r = 0; r < mr; r++) {                                                                             \
+        __builtin_prefetch(C + r * ldc, 1);                                                                    \
+        __builtin_prefetch(C + r * ldc + FR_NR_##SUFFIX / 2, 1);                                               \
+        __builtin_prefetch(C + r * ldc + FR_NR_##SUFFIX - 1, 1);                                               \
+    }                                                                                                          \
+    fr_acc_##SUFFIX(mr, half, k, A, ar, ak, strip, bk, acc);                                                   \
+    fr_acc_##SUFFIX(mr, half, k2, A2, ar2, 1, strip + k * bk, bk, acc);                                        \
+    /* A whole strip's row goes out as two vectors; a partial one through an array, whose copy of variable size\
+     * is a call of libc's memcpy per row (that call made the overwriting product, add = 0, which the backward's\
      * dh_{t-1} and the GRU's u are, 15% slower than the adding one). */                                       \
     for (int r = 0; r < mr; r++) {                                                                             \
         T *c = C + r * ldc;                                                                                    \
@@ -118,42 +134,56 @@ FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, co
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
-/* Every row block of C[:, 0 : nc] against one strip, k rows of it: element (r, kk) of A is A[r * ar + kk * ak], \
- * row kk of the strip starts at strip + kk * bk. Then a whole strip, or for a last strip of NR / 2 columns or   \
- * fewer, a half one (see fr_block). */                                                              \
-FR_INLINE void fr_panel_##SUFFIX(ptrdiff_t m, ptrdiff_t nc, ptrdiff_t k, const T *A, ptrdiff_t ar, ptrdiff_t ak, \
-                                 const T *strip, ptrdiff_t bk, T *C, ptrdiff_t ldc, int add) {                 \
+/* Every row block of C[:, 0 : nc] against one strip, k rows of it: element (r, kk) of A is A[r * ar + kk * ak],\
+ * row kk of the strip starts at strip + kk * bk. Then a whole strip, or for a last strip of NR / 2 columns or \
+ * fewer, a half one (see fr_block). */                                                                        \
+FR_INLINE void fr_panel_##SUFFIX(ptrdiff_t m, ptrdiff_t nc, ptrdiff_t k, const T *A, ptrdiff_t ar, ptrdiff_t ak,\
+                                 ptrdiff_t k2, const T *A2, ptrdiff_t ar2, const T *strip, ptrdiff_t bk, T *C, \
+                                 ptrdiff_t ldc, int add) {                                                     \
     ptrdiff_t j = 0;                                                                                           \
     if (nc <= FR_NR_##SUFFIX / 2) {                                                                            \
         for (; j + FR_MR <= m; j += FR_MR)                                                                     \
-            fr_block_##SUFFIX(FR_MR, 1, nc, k, A + j * ar, ar, ak, strip, bk, C + j * ldc, ldc, add);          \
+            fr_block_##SUFFIX(FR_MR, 1, nc, k, A + j * ar, ar, ak, k2, A2 + j * ar2, ar2, strip, bk,           \
+                              C + j * ldc, ldc, add);                                                          \
         for (; j < m; j++)                                                                                     \
-            fr_block_##SUFFIX(1, 1, nc, k, A + j * ar, ar, ak, strip, bk, C + j * ldc, ldc, add);              \
+            fr_block_##SUFFIX(1, 1, nc, k, A + j * ar, ar, ak, k2, A2 + j * ar2, ar2, strip, bk,               \
+                              C + j * ldc, ldc, add);                                                          \
         return;                                                                                                \
     }                                                                                                          \
     for (; j + FR_MR <= m; j += FR_MR)                                                                         \
-        fr_block_##SUFFIX(FR_MR, 0, nc, k, A + j * ar, ar, ak, strip, bk, C + j * ldc, ldc, add);              \
+        fr_block_##SUFFIX(FR_MR, 0, nc, k, A + j * ar, ar, ak, k2, A2 + j * ar2, ar2, strip, bk,               \
+                          C + j * ldc, ldc, add);                                                              \
     for (; j < m; j++)                                                                                         \
-        fr_block_##SUFFIX(1, 0, nc, k, A + j * ar, ar, ak, strip, bk, C + j * ldc, ldc, add);                  \
+        fr_block_##SUFFIX(1, 0, nc, k, A + j * ar, ar, ak, k2, A2 + j * ar2, ar2, strip, bk,                   \
+                          C + j * ldc, ldc, add);                                                              \
 }                                                                                                              \
                                                                                                                \
-/* One row, c (n) += a (k) @ B (or =, as fr_gemm). A block of one row has two accumulators, each multiply-add \
- * waiting on the one before it, so strip after strip runs at the FMA latency; four strips at once keep eight   \
- * chains in flight, and the row runs at the L2 cache's bandwidth (B is read once per row, nothing reuses it).  \
- * Measured at 1 thread against OpenBLAS's GEMV on B in the L2 cache: k 128, n 512 in float32 2.7 against 4.3  \
- * us, in float64 5.0 against 6.5 us. A last 1 to 3 strips, and a partial one, run as blocks. */                \
-FR_INLINE void fr_row_##SUFFIX(ptrdiff_t n, ptrdiff_t k, const T *a, const T *Bp, T *c, int add) {             \
+/* One row, c (n) += [a (k), a2 (k2)] @ B (or =, as fr_gemm). A block of one row has two accumulators, each    \
+ * multiply-add waiting on the one before it, so strip after strip runs at the FMA latency; four strips at once\
+ * keep eight chains in flight, and the row runs at the L2 cache's bandwidth (B is read once per row, nothing  \
+ * reuses it). Measured at 1 thread against OpenBLAS's GEMV on B in the L2 cache: k 128, n 512 in float32 2.7  \
+ * against 4.3 us, in float64 5.0 against 6.5 us. A last 1 to 3 strips, and a partial one, run as blocks. */   \
+FR_INLINE void fr_row_acc_##SUFFIX(ptrdiff_t k, const T *a, const T *strips, ptrdiff_t ks,                     \
+                                   fr_vec_##SUFFIX acc[8]) {                                                   \
     enum { NR = FR_NR_##SUFFIX, V = FR_NR_##SUFFIX / 2 };                                                      \
-    ptrdiff_t c0 = 0;                                                                                          \
+    fr_vec_##SUFFIX v;                                                                                         \
+    for (ptrdiff_t kk = 0; kk < k; kk++)                                                                       \
+        for (int q = 0; q < 8; q++) {                                                                          \
+            memcpy(&v, strips + (q / 2) * ks * NR + kk * NR + (q % 2) * V, sizeof v);                          \
+            acc[q] += a[kk] * v;                                                                               \
+        }                                                                                                      \
+}                                                                                                              \
+                                                                                                               \
+FR_INLINE void fr_row_##SUFFIX(ptrdiff_t n, ptrdiff_t k, const T *a, ptrdiff_t k2, const T *a2, const T *Bp, T *c,\
+                               int add) {                                                                      \
+    enum { NR = FR_NR_##SUFFIX, V = FR_NR_##SUFFIX / 2 };                                                      \
+    ptrdiff_t c0 = 0, ks = k + k2;                                                                             \
     for (; c0 + 4 * NR <= n; c0 += 4 * NR) {                                                                   \
         fr_vec_##SUFFIX acc[8], v;                                                                             \
-        const T *strips = Bp + c0 * k;                                                                         \
+        const T *strips = Bp + c0 * ks;                                                                        \
         for (int q = 0; q < 8; q++) acc[q] = (fr_vec_##SUFFIX){0};                                             \
-        for (ptrdiff_t kk = 0; kk < k; kk++)                                                                   \
-            for (int q = 0; q < 8; q++) {                                                                      \
-                memcpy(&v, strips + (q / 2) * k * NR + kk * NR + (q % 2) * V, sizeof v);                       \
-                acc[q] += a[kk] * v;                                                                           \
-            }                                                                                                  \
+        fr_row_acc_##SUFFIX(k, a, strips, ks, acc);                                                            \
+        fr_row_acc_##SUFFIX(k2, a2, strips + k * NR, ks, acc);                                                 \
         for (int q = 0; q < 8; q++) {                                                                          \
             if (add) {                                                                                         \
                 memcpy(&v, c + c0 + q * V, sizeof v);                                                          \
@@ -164,21 +194,22 @@ FR_INLINE void fr_row_##SUFFIX(ptrdiff_t n, ptrdiff_t k, const T *a, const T *Bp
     }                                                                                                          \
     for (; c0 < n; c0 += NR) {                                                                                 \
         ptrdiff_t nc = n - c0 < NR ? n - c0 : NR;                                                              \
-        fr_panel_##SUFFIX(1, nc, k, a, k, 1, Bp + c0 * k, NR, c + c0, n, add);                                 \
+        fr_panel_##SUFFIX(1, nc, k, a, k, 1, k2, a2, k2, Bp + c0 * ks, NR, c + c0, n, add);                    \
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
-/* C (m, n) += A (m, k) @ B when add, C = A @ B otherwise (C's old values, NaN included, are not read), with Bp \
- * from fr_pack_*(.., k, n, B). */                                                                             \
-static inline FR_DISPATCH void fr_gemm_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,                         \
-        const T *A, ptrdiff_t lda, const T *Bp, T *C, ptrdiff_t ldc, int add) {                                \
+/* C (m, n) += [A (m, k), A2 (m, k2)] @ B when add, C = [A, A2] @ B otherwise (C's old values, NaN included, are\
+ * not read), with Bp from fr_pack_*(.., k + k2, n, ..) of B's k + k2 rows. k2 = 0 (A2 NULL): C += A @ B. */   \
+static inline FR_DISPATCH void fr_gemm_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A, ptrdiff_t lda,\
+        ptrdiff_t k2, const T *A2, ptrdiff_t lda2, const T *Bp, T *C, ptrdiff_t ldc, int add) {                \
     if (m == 1) {                                                                                              \
-        fr_row_##SUFFIX(n, k, A, Bp, C, add);                                                                  \
+        fr_row_##SUFFIX(n, k, A, k2, A2, Bp, C, add);                                                          \
         return;                                                                                                \
     }                                                                                                          \
     for (ptrdiff_t c0 = 0; c0 < n; c0 += FR_NR_##SUFFIX) {                                                     \
         ptrdiff_t nc = n - c0 < FR_NR_##SUFFIX ? n - c0 : FR_NR_##SUFFIX;                                      \
-        fr_panel_##SUFFIX(m, nc, k, A, lda, 1, Bp + c0 * k, FR_NR_##SUFFIX, C + c0, ldc, add);                 \
+        const T *strip = Bp + c0 * (k + k2);                                                                   \
+        fr_panel_##SUFFIX(m, nc, k, A, lda, 1, k2, A2, lda2, strip, FR_NR_##SUFFIX, C + c0, ldc, add);         \
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
@@ -186,11 +217,11 @@ static inline FR_DISPATCH void fr_gemm_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdif
  * weight gradients da^T [x, h_{t-1}, 1] over all the packed rows, k = P. BLAS copies both into its panel layout\
  * first, and at k = 32,000 the copies cost about half as much as the multiply-adds. Here the k rows go in chunks\
  * of FR_KC, whose rows of A and B stay in the cache while every register block of C walks them; B's strips are\
- * read in place, a last partial one through a zero-padded copy so that no load runs past B (a last half strip is \
- * read in place: the half block loads its first vector only). The kernels' stash pads B's rows to whole or\
- * half strips (_steps.pxd), so that no copy is made. Measured against OpenBLAS at 1 thread: m 128, n 145,    \
+ * read in place, a last partial one through a zero-padded copy so that no load runs past B (a last half strip is\
+ * read in place: the half block loads its first vector only). The kernels' stash pads B's rows to whole or    \
+ * half strips (_steps.pxd), so that no copy is made. Measured against OpenBLAS at 1 thread: m 128, n 145,     \
  * k 32000 (a long RNN's dW) float32 85 against 56 GFLOP/s, float64 40 against 35; m 512 float32 87 against 72. */\
-static inline FR_DISPATCH void fr_gemm_tn_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A,            \
+static inline FR_DISPATCH void fr_gemm_tn_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A,          \
         ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C, ptrdiff_t ldc, int add) {                              \
     enum { NR = FR_NR_##SUFFIX };                                                                              \
     T tail[FR_KC * NR];                                                                                        \
@@ -207,7 +238,7 @@ static inline FR_DISPATCH void fr_gemm_tn_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptr
                 strip = tail;                                                                                  \
                 bk = NR;                                                                                       \
             }                                                                                                  \
-            fr_panel_##SUFFIX(m, nc, kc, A + k0 * lda, 1, lda, strip, bk, C + c0, ldc, add_c);                 \
+            fr_panel_##SUFFIX(m, nc, kc, A + k0 * lda, 1, lda, 0, NULL, 0, strip, bk, C + c0, ldc, add_c);     \
         }                                                                                                      \
     }                                                                                                          \
 }

@@ -27,7 +27,7 @@ from libc.string cimport memset
 
 from _blas cimport gemm_nn, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
-from _steps cimport pack_projection, state_rows, keep_final, project
+from _steps cimport pack_inputs_states, state_rows, keep_final, step_products
 from _steps cimport stash_inputs, stash_state, weight_grads, add_weight_grads, grads_finite
 from lstm cimport lstm_pointwise, lstm_pointwise_backward
 
@@ -81,27 +81,27 @@ def lstm_forward(
         floating* h_next = NULL
         floating* nan_sum = &bias[G]
         floating* Wp
-        floating* Wx
+        floating* Wxh
         bint finite
     with nogil:
-        # The input projection gates = X @ W_ih^T goes a chunk of steps ahead (project); the bias joins in the
-        # pointwise pass.
+        # A step's products (step_products): one pass over [x_t, h_{t-1}] on the own product; with BLAS, the input
+        # projection X @ W_ih^T goes a chunk of steps ahead (project). The bias joins in the pointwise pass.
         bias_sum(&bias[0], &bias_ih[0], &bias_hh[0], G, G)
         memset(nan_sum, 0, H * sizeof(floating))
         if training:
             stash_inputs(&xh[0, 0], xh.shape[1], &X[0, 0], P, F, H)
 
-        Wp = pack_step(own_product, True, H, G, &weight_hh[0, 0])
-        Wx = pack_projection(own_product, batch_sizes[0], F, G, &weight_ih[0, 0])
+        Wxh = pack_inputs_states(own_product, batch_sizes[0], F, H, G, &weight_ih[0, 0], &weight_hh[0, 0])
+        Wp = pack_step(own_product and Wxh == NULL, True, H, G, &weight_hh[0, 0])
         off = done = P if reverse else 0
         for s in range(T):
             t = T - 1 - s if reverse else s
             b = batch_sizes[t]
             if reverse:
                 off -= b
-            done = project(reverse, done, off, b, P, batch_sizes[0], &X[0, 0], F, &weight_ih[0, 0], Wx, G, &gates[0, 0])
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
-            step_gemm(True, b, G, H, hp, H, &weight_hh[0, 0], H, 1, &gates[off, 0], G, Wp)
+            done = step_products(reverse, done, off, b, P, batch_sizes[0], &X[0, 0], F, hp, H, &weight_ih[0, 0],
+                                 &weight_hh[0, 0], G, Wxh, Wp, &gates[0, 0])
             b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
             if training:
                 h_next = stash_state(&xh[0, 0], xh.shape[1], off, hp, b, b_prev, b_next, reverse, F, H)
@@ -113,7 +113,7 @@ def lstm_forward(
             if not reverse:
                 off += b
         free(Wp)
-        free(Wx)
+        free(Wxh)
         finite = all_finite(nan_sum, H) and all_finite(&c[0, 0], c.shape[0] * H)
     if not finite:
         raise FloatingPointError("non-finite value in the LSTM forward pass")

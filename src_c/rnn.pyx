@@ -23,7 +23,7 @@ from libc.string cimport memcpy, memset
 
 from _blas cimport gemm_nn, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
-from _steps cimport pack_projection, state_rows, keep_final, project
+from _steps cimport pack_inputs_states, state_rows, keep_final, step_products
 from _steps cimport stash_inputs, stash_state, weight_grads, add_weight_grads, grads_finite
 from rnn cimport rnn_pointwise, rnn_pointwise_backward
 
@@ -71,11 +71,11 @@ def rnn_forward(
         floating* h_next = NULL
         floating* nan_sum = &bias[R * H]
         floating* Wp
-        floating* Wx
+        floating* Wxh
         bint finite
     with nogil:
-        # The input projection Y = X @ W_ih^T goes a chunk of steps ahead (project); the bias joins in the
-        # pointwise pass.
+        # A step's products (step_products): one pass over [x_t, h_{t-1}] on the own product; with BLAS, the input
+        # projection X @ W_ih^T goes a chunk of steps ahead (project). The bias joins in the pointwise pass.
         bias_sum(&bias[0], &bias_ih[0], &bias_hh[0], H, H)
         for j in range(1, R):
             memcpy(&bias[j * H], &bias[0], H * sizeof(floating))
@@ -83,17 +83,17 @@ def rnn_forward(
         if training:
             stash_inputs(&xh[0, 0], xh.shape[1], &X[0, 0], P, F, H)
 
-        Wp = pack_step(own_product, True, H, H, &weight_hh[0, 0])
-        Wx = pack_projection(own_product, batch_sizes[0], F, H, &weight_ih[0, 0])
+        Wxh = pack_inputs_states(own_product, batch_sizes[0], F, H, H, &weight_ih[0, 0], &weight_hh[0, 0])
+        Wp = pack_step(own_product and Wxh == NULL, True, H, H, &weight_hh[0, 0])
         off = done = P if reverse else 0
         for s in range(T):
             t = T - 1 - s if reverse else s
             b = batch_sizes[t]
             if reverse:
                 off -= b
-            done = project(reverse, done, off, b, P, batch_sizes[0], &X[0, 0], F, &weight_ih[0, 0], Wx, H, &Y[0, 0])
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
-            step_gemm(True, b, H, H, hp, H, &weight_hh[0, 0], H, 1, &Y[off, 0], H, Wp)
+            done = step_products(reverse, done, off, b, P, batch_sizes[0], &X[0, 0], F, hp, H, &weight_ih[0, 0],
+                                 &weight_hh[0, 0], H, Wxh, Wp, &Y[0, 0])
             b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
             if training:
                 h_next = stash_state(&xh[0, 0], xh.shape[1], off, hp, b, b_prev, b_next, reverse, F, H)
@@ -103,7 +103,7 @@ def rnn_forward(
             if not reverse:
                 off += b
         free(Wp)
-        free(Wx)
+        free(Wxh)
         finite = all_finite(nan_sum, R * H)
     if not finite:
         raise FloatingPointError("non-finite value in the RNN forward pass")

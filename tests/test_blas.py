@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from fastrnn._blas_check import axpy_check, dots_check, gemm_check, gemm_tn_check, gemv_check, step_gemm_check
+from fastrnn._blas_check import (axpy_check, dots_check, gemm_check, gemm_tn_check, gemv_check, pair_gemm_check,
+                                 step_gemm_check)
 
 DTYPES = [np.float32, np.float64]
 # (m, n, k): square, skinny, the 1 x 1 and k = 1 edge cases, one row (BLAS's GEMV in step_gemm without packing), odd sizes.
@@ -109,6 +110,20 @@ def test_step_gemm_beyond_the_l2_cache(dtype):
         # Rounding of a float32 sum grows with the sum of the terms' magnitudes (about 200 here).
         bound = np.abs(rows).astype(np.float64) @ np.abs(B).T * np.finfo(dtype).eps * 4
         assert np.all(np.abs(out - exact) <= bound)
+
+
+# (m, n, k1, k2): a step's input and recurrent products in one pass. One row (fr_row: four strips at once, then
+# blocks), rows by the register block of 4 and not; n within a strip, past it, a last half strip, and 4 strips and
+# more (fr_row's own loop: 128 floats, 64 doubles); k1 = 1 (one input feature), and k1 + k2 past 128.
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m, n, k1, k2", [(1, 1, 1, 1), (1, 200, 3, 50), (1, 150, 8, 64), (4, 32, 1, 7),
+                                          (5, 47, 2, 5), (9, 24, 16, 128), (13, 200, 50, 50), (32, 257, 64, 65)])
+def test_pair_gemm(dtype, m, n, k1, k2):
+    rng = np.random.default_rng(m * n + k1)
+    A1, B1, A2, B2 = (rng.standard_normal(s).astype(dtype) for s in [(m, k1), (n, k1), (m, k2), (n, k2)])
+    out = np.full((m, n), np.nan, dtype)  # overwritten, NaN included: the product does not read C
+    pair_gemm_check(A1, B1, A2, B2, out)
+    np.testing.assert_allclose(out, A1 @ B1.T + A2 @ B2.T, **tol(dtype))
 
 
 # (k, m, n): one row of A and B; m by the register block of 4 and not; n within one strip, on its edge, and past

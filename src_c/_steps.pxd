@@ -95,7 +95,7 @@ cdef inline Py_ssize_t step_products(bint reverse, Py_ssize_t done, Py_ssize_t o
     """A step's products out[off : off + b] = X[off : off + b] @ W_ih^T + hp @ W_hh^T, hp its (b, H) h_{t-1};
     returns project's extent (arguments as project's). With Wxh (pack_inputs_states), one product over
     [x_t, h_{t-1}], which writes the step's rows of out once: against the input projection's product then the
-    recurrent one adding to it, a small LSTM float64's inference 0.96 of its time (A/B, see the commit). Without,
+    recurrent one adding to it, a small LSTM float64's inference 0.92 of its time (A/B, see the commit). Without,
     project, then step_gemm on Wp (pack_step of W_hh, or NULL: BLAS)."""
     if Wxh != NULL:
         pair_gemm(b, G, X + off * F, F, F, hp, H, H, Wxh, out + off * G, G)

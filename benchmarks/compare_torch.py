@@ -45,7 +45,7 @@ How it is timed, so that the ratio can be trusted on a busy machine:
 Columns: fastrnn ms and torch ms (median per call), torch/fastrnn (above 1: fastrnn faster), and
 fastrnn/roofline: fastrnn's time over the time the shape's GEMM FLOPs (``2*T*B*G*H*(F_l+H)`` per layer forward,
 3x for training) would take at the rate of one large GEMM (``--gemm-n`` cubed, scipy.linalg.blas sgemm/dgemm, the
-same BLAS and thread count) measured in the same run (median of 3, at the start of each thread count). 1 would be
+same BLAS and thread count) measured in the same run (best of 5, at the start of each thread count). 1 would be
 GEMM speed; per-step overhead and the small per-step products push it up.
 """
 import argparse
@@ -130,7 +130,9 @@ def _half_iqr(s):
 
 
 def gemm_rate(dtype, n, opts):
-    """FLOP/s of one n x n x n GEMM of scipy's BLAS (median of 3 after a warm-up) at the current thread limit."""
+    """FLOP/s of one n x n x n GEMM of scipy's BLAS (the best of 5 after a warm-up) at the current thread limit.
+    The best, not the median: the rate is the machine's, and a GEMM slowed by another process (a full run's 2-thread
+    float64 rate once came out at the 1-thread rate with the median of 3) would flatter every roofline ratio."""
     from scipy.linalg import blas
 
     gemm = blas.sgemm if dtype == "float32" else blas.dgemm
@@ -138,8 +140,8 @@ def gemm_rate(dtype, n, opts):
     a = np.asfortranarray(rng.standard_normal((n, n)).astype(dtype))
     b = np.asfortranarray(rng.standard_normal((n, n)).astype(dtype))
     gemm(1.0, a, b)
-    times = [_sample(lambda: gemm(1.0, a, b), 1) for _ in range(3)]
-    return 2.0 * n**3 / statistics.median(times)
+    times = [_sample(lambda: gemm(1.0, a, b), 1) for _ in range(5)]
+    return 2.0 * n**3 / min(times)
 
 
 # ---- the two sides of each case ----

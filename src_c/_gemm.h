@@ -134,7 +134,7 @@ FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, co
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
-/* Every row block of C[:, 0 : nc] against one strip, k rows of it: element (r, kk) of A is A[r * ar + kk * ak],\
+/* Every row block of C[:, 0 : nc] against one strip, k + k2 rows of it, A and A2 read as fr_block reads them; \
  * row kk of the strip starts at strip + kk * bk. Then a whole strip, or for a last strip of NR / 2 columns or \
  * fewer, a half one (see fr_block). */                                                                        \
 FR_INLINE void fr_panel_##SUFFIX(ptrdiff_t m, ptrdiff_t nc, ptrdiff_t k, const T *A, ptrdiff_t ar, ptrdiff_t ak,\

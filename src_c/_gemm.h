@@ -70,13 +70,8 @@ static __attribute__((unused)) T *fr_pack_##SUFFIX(int trans_b, ptrdiff_t k, ptr
     return Bp;                                                                                                 \
 }                                                                                                              \
                                                                                                                \
-/* mr (<= FR_MR, a constant once inlined) rows by one strip, k rows of it; only nc columns of C are real. A    \
- * half block (half, a constant too) reads and computes the strip's first vector only. It loads 5 values per 4 \
- * multiply-adds of a vector where a whole block loads 6 per 8; fr_panel keeps it for a last strip of half a   \
- * strip or less. At m = 32, k = 50 (1 thread, min of 7 runs) against a whole last strip: in double n = 56     \
- * 3.9 -> 3.5 us, n = 150 9.7 -> 9.3, n = 200 12.6 -> 12.3; in float n = 200 6.5 -> 6.3 (a tiny LSTM float32's \
- * inference 0.953 of its time in A/B). An earlier GCC 12 build compiled the float strips 2-6% slower with it; \
- * this one does not (small and medium LSTM float32 1.000-1.002). */                                           \
+/* acc[r] += A's row r (element kk at A[r * ar + kk * ak]) times the strip's k rows, for the mr rows of a block\
+ * (fr_block). */                                                                                              \
 FR_INLINE void fr_acc_##SUFFIX(int mr, int half, ptrdiff_t k, const T *A, ptrdiff_t ar, ptrdiff_t ak,          \
                                const T *strip, ptrdiff_t bk, fr_vec_##SUFFIX acc[FR_MR][2]) {                  \
     fr_vec_##SUFFIX b0, b1;                                                                                    \
@@ -91,16 +86,23 @@ FR_INLINE void fr_acc_##SUFFIX(int mr, int half, ptrdiff_t k, const T *A, ptrdif
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
-/* Element (r, kk) of the block's A is A[r * ar + kk * ak] for kk < k, then A2[r * ar2 + kk - k] for the strip's\
- * next k2 rows (none when k2 = 0). */                                                                         \
+/* mr (<= FR_MR, a constant once inlined) rows by one strip, k + k2 rows of it; only nc columns of C are real. \
+ * Element (r, kk) of the block's A is A[r * ar + kk * ak] for kk < k, then A2[r * ar2 + kk - k] for the strip's\
+ * next k2 rows (none when k2 = 0). A half block (half, a constant too) reads and computes the strip's first   \
+ * vector only. It loads 5 values per 4 multiply-adds of a vector where a whole block loads 6 per 8; fr_panel  \
+ * keeps it for a last strip of half a strip or less. At m = 32, k = 50 (1 thread, min of 7 runs) against a whole\
+ * last strip: in double n = 56 3.9 -> 3.5 us, n = 150 9.7 -> 9.3, n = 200 12.6 -> 12.3; in float n = 200 6.5 ->\
+ * 6.3 (a tiny LSTM float32's inference 0.953 of its time in A/B). An earlier GCC 12 build compiled the float  \
+ * strips 2-6% slower with it; this one does not (small and medium LSTM float32 1.000-1.002). */               \
 FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, const T *A, ptrdiff_t ar,        \
                                  ptrdiff_t ak, ptrdiff_t k2, const T *A2, ptrdiff_t ar2, const T *strip,       \
                                  ptrdiff_t bk, T *C, ptrdiff_t ldc, int add) {                                 \
     fr_vec_##SUFFIX acc[FR_MR][2];                                                                             \
     for (int r = 0; r < FR_MR; r++) acc[r][0] = acc[r][1] = (fr_vec_##SUFFIX){0};                              \
-    /* The block's rows of C (up to 3 cache lines each) are fetched while the k loop runs: a step's C is the   \
-     * input projection, computed long before and often in the L3 cache or memory by now, and waiting for it   \
-     * after the loop cost 15-20% (m 64, n 1024, k 256 with C cold: float32 90 -> 106, float64 43 -> 53 GFLOP/s). */\
+    /* The block's rows of C (up to 3 cache lines each) are fetched while the k loop runs: a step's rows of C are\
+     * often in the L3 cache or memory by now (BLAS's input projection wrote them long before, or nothing touched\
+     * them since the last call), and waiting for them after the loop cost 15-20% (measured adding to a cold C,\
+     * m 64, n 1024, k 256: float32 90 -> 106, float64 43 -> 53 GFLOP/s). */                                   \
     for (int r = 0; r < mr; r++) {                                                                             \
         __builtin_prefetch(C + r * ldc, 1);                                                                    \
         __builtin_prefetch(C + r * ldc + FR_NR_##SUFFIX / 2, 1);                                               \

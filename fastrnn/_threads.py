@@ -84,10 +84,15 @@ def _lane_context(threads):
 # 1.2-1.4x faster in 2 lanes; the 3-layer GRU of "tiny" in float32 (2^23.6 and 2^24.5 a layer) trained no faster,
 # and a small RNN float32 (2^23.8) ran 0.8x as fast.
 LANE_WORK = 1 << 24
-# Each lane lays out the weights for its own product, and the lanes' copies must share the L3 cache: the large
-# shape's LSTM (24 MB of float32 weights a lane) ran 0.97x as fast in 2 lanes as on BLAS's 2 threads, its RNN in
-# float64 (12.6 MB) 0.94x, in float32 (6.3 MB) 1.04x; a medium LSTM in float64 (2.6 MB) 1.46x.
-LANE_WEIGHTS = 1 << 23
+# Each lane lays out the weights for its own product, and the lanes' copies share the L3 cache and the memory bus.
+# At 2 threads, in 2 lanes against BLAS's 2 threads, the large shape ran 7-25% faster as an LSTM in float32 (24 MB
+# of weights a lane), 12-16% as a GRU in float32 (18 MB), 7-10% as an RNN in float64 (12 MB, inference), and as
+# fast (within 5%, either way) as an LSTM or GRU in float64 (48 MB, 36 MB), where BLAS keeps one copy; a medium
+# LSTM in float64 (2.6 MB) ran 1.46x as fast. A bidirectional LSTM's one sequence (H 512, F 256, float64, 12 MB a
+# direction) ran its directions at once (direction_lanes) 1.8x as fast as one after the other. (Before the own
+# product ran its whole k loop per block, 2377ec2, 24 MB a lane ran 0.97x as fast as BLAS's threads, and the
+# bound was 8 MB.)
+LANE_WEIGHTS = 1 << 26
 
 # Threads for lanes set by `step_threads`, which runs BLAS on one.
 _lane_threads = contextvars.ContextVar("fastrnn_lane_threads", default=0)

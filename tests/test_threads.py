@@ -42,9 +42,11 @@ def test_lanes_share_out_threads_for_large_enough_layers(monkeypatch):
     assert _threads.lanes(64, 6400, 4, 256, 64, 4) == 2
     assert _threads.lanes(1, 6400, 4, 256, 64, 4) == 1  # one sequence
     assert _threads.lanes(32, 3200, 1, 64, 8, 4) == 1  # a small RNN: too little work for a lane
-    assert _threads.lanes(128, 6400, 4, 1024, 512, 4) == 1  # the large LSTM's 24 MB of weights a lane
+    assert _threads.lanes(128, 6400, 4, 1024, 512, 4) == 2  # the large LSTM in float32: 2 copies of 24 MB
+    assert _threads.lanes(128, 6400, 4, 1024, 512, 8) == 1  # in float64, 48 MB: one copy, on BLAS's threads
     monkeypatch.setattr(_threads, "blas_threads", lambda: 8)
-    assert _threads.lanes(64, 6400, 4, 256, 64, 4) == 6  # the weights' copies: 6 of 1.25 MB fit in 8 MB
+    assert _threads.lanes(64, 6400, 4, 256, 64, 4) == 8
+    assert _threads.lanes(64, 6400, 4, 512, 1536, 4) == 4  # the weights' copies: 4 of 16 MB fit in 64 MB
     assert _threads.lanes(3, 6400, 4, 256, 64, 4) == 3  # no more lanes than sequences
     assert _threads.lanes(64, 100 * 64, 1, 64, 8, 8) == 1
     monkeypatch.setattr(_threads, "blas_threads", lambda: 1)
@@ -90,7 +92,8 @@ def test_direction_lanes_for_bidirectional_layers_without_lanes_of_sequences(mon
     assert _threads.direction_lanes(1, 1, 1000, 4, 128, 32, 4) == 1  # one direction
     assert _threads.direction_lanes(2, 64, 6400, 4, 256, 64, 4) == 1  # lanes of sequences instead
     assert _threads.direction_lanes(2, 1, 100, 4, 64, 8, 4) == 1  # too little work
-    assert _threads.direction_lanes(2, 1, 1000, 4, 1024, 512, 4) == 1  # 2 x 24 MB of weights
+    assert _threads.direction_lanes(2, 1, 1000, 4, 1024, 512, 4) == 2  # 2 x 24 MB of weights fit in 64 MB
+    assert _threads.direction_lanes(2, 1, 1000, 4, 1024, 512, 8) == 1  # 2 x 48 MB do not
     monkeypatch.setattr(_threads, "blas_threads", lambda: 1)
     assert _threads.direction_lanes(2, 1, 1000, 4, 128, 32, 4) == 1
 

@@ -12,9 +12,9 @@
  * kernels' non-finite checks.
  *
  * double: e^r = P(r) / P(-r), the Pade approximant of degree 6 over 6, whose error on |r| <= ln2/2 is 2e-19.
- * P(r) = E(r^2) + r O(r^2), so both P(r) and P(-r) cost one polynomial of degree 3 and one of degree 2 in r^2: 8
- * multiply-adds where (e^r - 1) / r to the same accuracy takes a polynomial of degree 10. The quotient folds into
- * the one division that sigmoid and tanh need anyway:
+ * P(r) = E(r^2) + r O(r^2), so both P(r) and P(-r) cost one polynomial of degree 3 and one of degree 2 in r^2: 7
+ * multiplies and multiply-adds (r^2 and r O included) and 2 additions, where (e^r - 1) / r to the same accuracy
+ * takes a polynomial of degree 10 (11). The quotient folds into the one division that sigmoid and tanh need anyway:
  *     e = e^-|x| = s P / Q,  s = 2^n,  Q = P(-r):
  *     sigmoid(x) = Q / (Q + s P) for x >= 0,  s P / (Q + s P) for x < 0;
  *     tanh(x)    = sign(x) * (Q - s P) / (Q + s P),  with e = e^(-2|x|), and Q - s P = (1 - s) P - 2 r O so that

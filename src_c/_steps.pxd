@@ -43,12 +43,18 @@ cdef enum:
     PROJECT_BYTES = 1 << 18
 
 
+cdef inline bint own_inputs(bint own, Py_ssize_t B) noexcept nogil:
+    """Whether the steps' own product takes their inputs x_t too, rather than BLAS computing the input projection
+    in chunks: when own (as for the recurrent product), and not for a single sequence (B = 1), whose steps of one
+    row would each read all of W_ih where a chunk's product reads it once (stream LSTM float32 inference 3.12 ->
+    3.31 ms with one row)."""
+    return own and B > 1
+
+
 cdef inline floating* pack_projection(bint own, Py_ssize_t B, Py_ssize_t F, Py_ssize_t G,
                                      const floating* W) noexcept nogil:
-    """W (G, F) laid out for project's own product, or NULL (BLAS then computes chunks): NULL unless own (as
-    for the recurrent product), and for a single sequence (B = 1), whose steps of one row would each read all
-    of W where a chunk's product reads it once (stream LSTM float32 inference 3.12 -> 3.31 ms with one row)."""
-    return pack_step(own and B > 1, True, F, G, W)
+    """W (G, F) laid out for project's own product, or NULL (BLAS then computes chunks), by own_inputs."""
+    return pack_step(own_inputs(own, B), True, F, G, W)
 
 
 cdef inline Py_ssize_t project(bint reverse, Py_ssize_t done, Py_ssize_t off, Py_ssize_t b, Py_ssize_t P,
@@ -83,9 +89,9 @@ cdef inline Py_ssize_t project(bint reverse, Py_ssize_t done, Py_ssize_t off, Py
 cdef inline floating* pack_inputs_states(bint own, Py_ssize_t B, Py_ssize_t F, Py_ssize_t H, Py_ssize_t G,
                                          const floating* W_ih, const floating* W_hh) noexcept nogil:
     """[W_ih, W_hh]^T (F + H, G) laid out for step_products's one product per step, or NULL (then the input
-    projection is project's and the recurrent product step_gemm's): under pack_projection's rule, for the LSTM and
-    the RNN, whose gates take the two products' sum (the GRU keeps them apart)."""
-    return pack_pair(own and B > 1, F, W_ih, H, W_hh, G)
+    projection is project's and the recurrent product step_gemm's), by own_inputs: for the LSTM and the RNN, whose
+    gates take the two products' sum (the GRU keeps them apart)."""
+    return pack_pair(own_inputs(own, B), F, W_ih, H, W_hh, G)
 
 
 cdef inline Py_ssize_t step_products(bint reverse, Py_ssize_t done, Py_ssize_t off, Py_ssize_t b, Py_ssize_t P,

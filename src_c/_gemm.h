@@ -204,6 +204,12 @@ FR_INLINE void fr_row_##SUFFIX(ptrdiff_t n, ptrdiff_t k, const T *a, ptrdiff_t k
  * not read), with Bp from fr_pack_*(.., k + k2, n, ..) of B's k + k2 rows. k2 = 0 (A2 NULL): C += A @ B. */   \
 static inline FR_DISPATCH void fr_gemm_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A, ptrdiff_t lda,\
         ptrdiff_t k2, const T *A2, ptrdiff_t lda2, const T *Bp, T *C, ptrdiff_t ldc, int add) {                \
+    /* Without a second part, A stands in for A2, which is then never read: fr_panel offsets A2 by its rows,   \
+     * and an offset of NULL, even of 0, is undefined in C. */                                                 \
+    if (A2 == NULL) {                                                                                          \
+        A2 = A;                                                                                                \
+        lda2 = lda;                                                                                            \
+    }                                                                                                          \
     if (m == 1) {                                                                                              \
         fr_row_##SUFFIX(n, k, A, k2, A2, Bp, C, add);                                                          \
         return;                                                                                                \
@@ -240,7 +246,8 @@ static inline FR_DISPATCH void fr_gemm_tn_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptr
                 strip = tail;                                                                                  \
                 bk = NR;                                                                                       \
             }                                                                                                  \
-            fr_panel_##SUFFIX(m, nc, kc, A + k0 * lda, 1, lda, 0, NULL, 0, strip, bk, C + c0, ldc, add_c);     \
+            /* A in place of the unread second part, as fr_gemm's NULL. */                                     \
+            fr_panel_##SUFFIX(m, nc, kc, A + k0 * lda, 1, lda, 0, A, 1, strip, bk, C + c0, ldc, add_c);        \
         }                                                                                                      \
     }                                                                                                          \
 }

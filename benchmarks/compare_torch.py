@@ -38,7 +38,11 @@ How it is timed, so that the ratio can be trusted on a busy machine:
   ``--min-sample`` seconds; garbage collection is off during a sample;
 - samples are interleaved, A B B A A B ..., so that a change of the machine's load hits both sides alike; at
   more than one thread a short pause (``--settle``) precedes every sample, so that the other side's spinning
-  worker threads (OpenBLAS's, OpenMP's) have gone to sleep;
+  worker threads (OpenBLAS's, OpenMP's) have gone to sleep, and then ``--prewarm`` seconds of untimed calls of
+  the side about to be timed (none when one call takes longer): both cores idle in the pause, and the first tens
+  of milliseconds after it run slower than the rest, fastrnn's lanes most (small LSTM float32 inference at 2
+  threads: 1.4 ms a call in steady state, 2.0-2.2 ms in the first 50 ms after a 0.1 s pause; threads that hand
+  work to each other wake from idle, where OpenMP's, torch's, spin);
 - ``--repeats`` samples a side (fewer, but at least 3, when a case exceeds ``--max-case`` seconds); the table
   shows medians, and "spread" is the larger of the two sides' half interquartile range over the median.
 
@@ -96,6 +100,17 @@ def _sample(fn, number):
             gc.enable()
 
 
+def _rest(fn, settle, prewarm, per_call):
+    """Before a sample at more than one thread: the pause, then about `prewarm` seconds of untimed calls of fn
+    (none when one call, `per_call` seconds, takes longer)."""
+    if settle <= 0:
+        return
+    time.sleep(settle)
+    if per_call < prewarm:
+        for _ in range(math.ceil(prewarm / per_call)):
+            fn()
+
+
 def interleaved(fa, fb, opts, threads):
     """Median seconds per call of fa and fb, timed alternately; returns (median_a, median_b, spread, n_samples)."""
     settle = opts.settle if threads > 1 else 0.0
@@ -115,7 +130,7 @@ def interleaved(fa, fb, opts, threads):
     start = time.perf_counter()
     for r in range(opts.repeats):
         for k in ((0, 1) if r % 2 == 0 else (1, 0)):
-            time.sleep(settle)
+            _rest(fns[k], settle, opts.prewarm, per_call[k])
             samples[k].append(_sample(fns[k], numbers[k]))
         if r + 1 >= min(3, opts.repeats) and time.perf_counter() - start > opts.max_case:
             break
@@ -322,6 +337,7 @@ def parse_args(argv):
     p.add_argument("--max-case", type=float, help="seconds after which a case stops sampling, once it has 3 "
                                                   "samples a side (default 120; 20 with --quick)")
     p.add_argument("--settle", type=float, default=0.1, help="pause before every sample at >1 thread (0.1 s)")
+    p.add_argument("--prewarm", type=float, default=0.05, help="untimed calls after each pause (0.05 s)")
     p.add_argument("--gemm-n", type=int, default=2048, help="size of the roofline GEMM (2048)")
     opts = p.parse_args(argv)
     defaults = QUICK if opts.quick else dict(shapes=tuple(SHAPES), cells=CELLS, dtypes=DTYPES, threads=(1, 2),
@@ -391,7 +407,8 @@ def main(argv=None):
         print(f"NOTE: load average {load[0]} on {meta['cpus']} CPUs before starting: other processes compete for "
               "the CPUs, so these timings are preliminary (at more than one thread especially).")
     print(f"medians of up to {opts.repeats} interleaved samples a side (>= {opts.min_sample} s each) after "
-          f"{opts.warmup} s warm-up a side\n")
+          f"{opts.warmup} s warm-up a side; at more than one thread, a {opts.settle} s pause and {opts.prewarm} s of "
+          "untimed calls before each sample\n")
     print("  ".join(format(name, f">{w}" if spec not in ("s",) else f"<{w}") for name, w, spec in COLUMNS))
     rows, warnings_, gemm = [], [], {}
     started = time.perf_counter()

@@ -36,6 +36,7 @@ separated) make the other kernel combinations skip (reported as n/a) without cha
 ``--bench`` (a regular expression, e.g. ``--bench StepSuite``) selects benchmarks.
 
 ``compare_torch.py`` times fastrnn and ``torch.nn`` side by side in one process, interleaved
-(``python benchmarks/compare_torch.py --quick``; see its docstring); ``compare_accuracy.py`` compares accuracy
-with a PyTorch LSTM on UCR-style problems. They are scripts, not asv benchmarks.
+(``python benchmarks/compare_torch.py --quick``; see its docstring), and ``targets.py`` checks the rows of such a
+run (its ``--json`` file) against the speed targets or prints them as README's tables; ``compare_accuracy.py``
+compares accuracy with a PyTorch LSTM on UCR-style problems. They are scripts, not asv benchmarks.
 """

@@ -11,9 +11,12 @@ the overhead from above.
 import argparse
 import json
 
-SHAPE_ORDER = ("tiny", "small", "medium", "large", "stream", "long", "probe")
-CELL_NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
-COLUMNS = (("float32", "inference"), ("float32", "training"), ("float64", "inference"), ("float64", "training"))
+try:  # imported as benchmarks.targets (asv discovery)
+    from .common import CELLS, DTYPES, SHAPES
+except ImportError:  # run as a script
+    from common import CELLS, DTYPES, SHAPES
+
+COLUMNS = tuple((dtype, mode) for dtype in DTYPES for mode in ("inference", "training"))
 
 
 def target(row):
@@ -51,18 +54,15 @@ def tables(rows):
         print(f"{threads} thread{'s' if threads > 1 else ''}:\n")
         print("| shape (T, B, F, H, L) | cell | f32 inference | f32 training | f64 inference | f64 training |")
         print("| --- | --- | --- | --- | --- | --- |")
-        for shape in SHAPE_ORDER:
-            label = None
-            for cell in CELL_NAMES:
+        for shape, sizes in SHAPES.items():
+            label = f"{shape} {tuple(sizes)}"  # on the shape's first row only
+            for cell in CELLS:
                 cells = [by_key.get((threads, shape, cell, dtype, mode)) for dtype, mode in COLUMNS]
                 if not any(cells):
                     continue
-                r = next(r for r in cells if r)
-                # The shape's name and sizes on its first row only.
-                first = label is None
-                label = f"{shape} ({r['T']}, {r['B']}, {r['F']}, {r['H']}, {r['L']})"
                 values = [fmt(r["torch/fastrnn"]) if r else "" for r in cells]
-                print(f"| {label if first else ''} | {CELL_NAMES[cell]} | " + " | ".join(values) + " |")
+                print(f"| {label} | {cell.upper()} | " + " | ".join(values) + " |")
+                label = ""
         print()
 
 

@@ -233,17 +233,19 @@ def _forward(cell, activation, X, bs, weights, h, cn, reverse, training, own):
     B, H = h.shape
     Y = empty((P, H), dtype)
     rows = P if training else 0
+    # In inference on the own product, the gates of one step at a time (src_c/_steps.pxd, step_gates).
+    gate_rows = B if not training and own and B > 1 else P
     relu = activation == "relu"
     # scratch: the kernel's sum of the biases, then its NaN sums; the RNN's, a row each for TILED_ROWS rows
     bias = empty((2 * min(B, TILED_ROWS) if cell == "rnn" else GATES[cell] + 1) * H, dtype)
     if cell == "lstm":
-        gates, xh = empty((P, 4 * H), dtype), empty((rows, stash_width(F, H, dtype.itemsize)), dtype)
+        gates, xh = empty((gate_rows, 4 * H), dtype), empty((rows, stash_width(F, H, dtype.itemsize)), dtype)
         c_prev, act_c = empty((rows, H), dtype), empty((rows, H), dtype)
         _lstm.lstm_forward(X, bs, *weights, bias, h, cn, Y, gates, xh, c_prev, act_c, relu, reverse, training,
                            own)
         stash = (gates, xh, c_prev, act_c)
     elif cell == "gru":
-        gates = empty((P, 3 * H), dtype)
+        gates = empty((gate_rows, 3 * H), dtype)
         ah, h_prev, ah_n = empty((B, 3 * H), dtype), empty((rows, H), dtype), empty((rows, H), dtype)
         _gru.gru_forward(X, bs, *weights, bias, h, Y, gates, ah, h_prev, ah_n, relu, reverse, training, own)
         stash = (gates, h_prev, ah_n)

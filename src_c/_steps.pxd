@@ -51,6 +51,18 @@ cdef inline bint own_inputs(bint own, Py_ssize_t B) noexcept nogil:
     return own and B > 1
 
 
+cdef inline bint step_gates(bint training, bint own, Py_ssize_t B) noexcept nogil:
+    """Whether a forward kernel's gates array may hold one step's rows (B) instead of every packed row (P): in
+    inference, when the own product computes each step's products at the step (own_inputs), so that no step's
+    products outlive it. (P, G) is the largest array of inference: the whole forward of a long LSTM float32 (2000
+    steps of 16 sequences, H 128) grew the process by 75 MB with it, 13 MB without. The step's rows also stay in
+    the L1 or L2 cache from the product to the pointwise pass, where every step of a (P, G) array wrote lines of
+    its own: GRU inference 0.94 (small, float64) and 0.97 (long) of its time, the LSTM's unchanged (A/B in the
+    commit). fastrnn/_cells.py sizes the array by this rule, and the kernels refuse a short one on any other
+    path."""
+    return own_inputs(own, B) and not training
+
+
 cdef inline floating* pack_projection(bint own, Py_ssize_t B, Py_ssize_t F, Py_ssize_t G,
                                      const floating* W) noexcept nogil:
     """W (G, F) laid out for project's own product, or NULL (BLAS then computes chunks), by own_inputs."""
@@ -59,17 +71,18 @@ cdef inline floating* pack_projection(bint own, Py_ssize_t B, Py_ssize_t F, Py_s
 
 cdef inline Py_ssize_t project(bint reverse, Py_ssize_t done, Py_ssize_t off, Py_ssize_t b, Py_ssize_t P,
                                Py_ssize_t B, const floating* X, Py_ssize_t F, const floating* W, const floating* Wp,
-                               Py_ssize_t G, floating* out) noexcept nogil:
+                               Py_ssize_t G, floating* out, Py_ssize_t row) noexcept nogil:
     """Make sure the input projection out = X @ W^T (P, G) covers a step's rows off : off + b, and return the new
     extent of the rows computed: 0 : done when not reverse (done = 0 before the first step), done : P when reverse
     (done = P before the first). With Wp (W laid out by pack_step), the own product computes the step's rows now.
     Otherwise BLAS computes the next chunk of rows when the step is not covered. B is the most rows a step has;
     when fewer than 4 steps' products fit in a chunk, the cache cannot hold them anyway, and all P rows are
     computed at the first step (one GEMM, which lays out W once). A chunk holds at least B rows and the steps come
-    in their order, so the chunk next to `done` always covers the step."""
+    in their order, so the chunk next to `done` always covers the step. row is the row of out that takes the step's
+    first row: off, or 0 with Wp when out holds one step's rows (step_gates)."""
     cdef Py_ssize_t lo, hi, chunk
     if Wp != NULL:
-        step_gemm(True, b, G, F, X + off * F, F, W, F, 0, out + off * G, G, Wp)
+        step_gemm(True, b, G, F, X + off * F, F, W, F, 0, out + row * G, G, Wp)
         return off if reverse else off + b
     chunk = PROJECT_BYTES // (G * sizeof(floating)) + 1
     if chunk < 4 * B:
@@ -97,17 +110,19 @@ cdef inline floating* pack_inputs_states(bint own, Py_ssize_t B, Py_ssize_t F, P
 cdef inline Py_ssize_t step_products(bint reverse, Py_ssize_t done, Py_ssize_t off, Py_ssize_t b, Py_ssize_t P,
                                      Py_ssize_t B, const floating* X, Py_ssize_t F, const floating* hp,
                                      Py_ssize_t H, const floating* W_ih, const floating* W_hh, Py_ssize_t G,
-                                     const floating* Wxh, const floating* Wp, floating* out) noexcept nogil:
-    """A step's products out[off : off + b] = X[off : off + b] @ W_ih^T + hp @ W_hh^T, hp its (b, H) h_{t-1};
-    returns project's extent (arguments as project's). With Wxh (pack_inputs_states), one product over
-    [x_t, h_{t-1}], which writes the step's rows of out once: against the input projection's product then the
-    recurrent one adding to it, a small LSTM float64's inference 0.92 of its time (A/B, see the commit). Without,
-    project, then step_gemm on Wp (pack_step of W_hh, or NULL: BLAS)."""
+                                     const floating* Wxh, const floating* Wp, floating* out,
+                                     Py_ssize_t row) noexcept nogil:
+    """A step's products out[row : row + b] = X[off : off + b] @ W_ih^T + hp @ W_hh^T, hp its (b, H) h_{t-1};
+    returns project's extent (arguments as project's: row is off, or 0 with Wxh when out holds one step's rows).
+    With Wxh (pack_inputs_states), one product over [x_t, h_{t-1}], which writes the step's rows of out once:
+    against the input projection's product then the recurrent one adding to it, a small LSTM float64's inference
+    0.92 of its time (A/B, see the commit). Without, project, then step_gemm on Wp (pack_step of W_hh, or NULL:
+    BLAS)."""
     if Wxh != NULL:
-        pair_gemm(b, G, X + off * F, F, F, hp, H, H, Wxh, out + off * G, G)
+        pair_gemm(b, G, X + off * F, F, F, hp, H, H, Wxh, out + row * G, G)
         return done
-    done = project(reverse, done, off, b, P, B, X, F, W_ih, NULL, G, out)
-    step_gemm(True, b, G, H, hp, H, W_hh, H, 1, out + off * G, G, Wp)
+    done = project(reverse, done, off, b, P, B, X, F, W_ih, NULL, G, out, row)
+    step_gemm(True, b, G, H, hp, H, W_hh, H, 1, out + row * G, G, Wp)
     return done
 
 

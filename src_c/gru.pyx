@@ -26,7 +26,7 @@ from libc.string cimport memset
 
 from _blas cimport gemm_nn, gemm_tn, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
-from _steps cimport pack_projection, state_rows, keep_final, project
+from _steps cimport pack_projection, state_rows, keep_final, project, step_gates
 from gru cimport gru_pointwise, gru_pointwise_backward
 
 
@@ -60,7 +60,8 @@ def gru_forward(
         sums of h_t * 0 by unit, from which the kernel tells that every h_t is finite without a pass over Y (gru.h).
     h : (B, H) in: initial state h0 (sorted order); out: final state h_n.
     Y : (P, H) out: h_t at every packed row.
-    gates : (P, 3H) out: post-activation gates [r, z, n] of every row (scratch when not training).
+    gates : (P, 3H) out: post-activation gates [r, z, n] of every row; scratch when not training, and then
+        (B, 3H), the rows of one step, reused at every step, where _steps.pxd's step_gates allows it.
     ah : (B, 3H) scratch for the recurrent product W_hh h_{t-1} of one step.
     h_prev, ah_n : (P, H) out when training: h_{t-1} and W_hn h_{t-1} + b_hn of every row;
         ignored (may have 0 rows) when not training.
@@ -71,12 +72,15 @@ def gru_forward(
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1], G = 3 * H
-        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0, done
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0, done, row
+        bint one_step = gates.shape[0] < P
         floating* hp
         floating* nan_sum = &bias[G]
         floating* Wp
         floating* Wx
         bint finite
+    if gates.shape[0] < (batch_sizes[0] if step_gates(training, own_product, batch_sizes[0]) else P):
+        raise ValueError(f"gates has {gates.shape[0]} rows, too few for this pass")
     with nogil:
         # The input projection gates = X @ W_ih^T goes a chunk of steps ahead (project); the bias joins in the
         # pointwise pass.
@@ -85,16 +89,23 @@ def gru_forward(
 
         Wp = pack_step(own_product, True, H, G, &weight_hh[0, 0])
         Wx = pack_projection(own_product, batch_sizes[0], F, G, &weight_ih[0, 0])
+        if one_step and Wx == NULL:
+            # No memory for the layout; BLAS's path would write every row.
+            free(Wp)
+            with gil:
+                raise MemoryError()
         off = done = P if reverse else 0
         for s in range(T):
             t = T - 1 - s if reverse else s
             b = batch_sizes[t]
             if reverse:
                 off -= b
-            done = project(reverse, done, off, b, P, batch_sizes[0], &X[0, 0], F, &weight_ih[0, 0], Wx, G, &gates[0, 0])
+            row = 0 if one_step else off
+            done = project(reverse, done, off, b, P, batch_sizes[0], &X[0, 0], F, &weight_ih[0, 0], Wx, G, &gates[0, 0],
+                           row)
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
             step_gemm(True, b, G, H, hp, H, &weight_hh[0, 0], H, 0, &ah[0, 0], G, Wp)
-            gru_pointwise(use_relu, b, H, &gates[off, 0], &bias[0], &ah[0, 0], &bias_hh[2 * H], hp, &Y[off, 0],
+            gru_pointwise(use_relu, b, H, &gates[row, 0], &bias[0], &ah[0, 0], &bias_hh[2 * H], hp, &Y[off, 0],
                           &ah_n[off, 0] if training else NULL, &h_prev[off, 0] if training else NULL, nan_sum)
             b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
             keep_final(&h[0, 0], &Y[off, 0], b, b_next, H)

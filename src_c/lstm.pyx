@@ -27,7 +27,7 @@ from libc.string cimport memset
 
 from _blas cimport gemm_nn, pack_step, step_gemm
 from _math cimport all_finite, bias_sum
-from _steps cimport pack_inputs_states, state_rows, keep_final, step_products
+from _steps cimport pack_inputs_states, state_rows, keep_final, step_gates, step_products
 from _steps cimport stash_inputs, stash_state, weight_grads, add_weight_grads, grads_finite
 from lstm cimport lstm_pointwise, lstm_pointwise_backward
 
@@ -63,7 +63,8 @@ def lstm_forward(
         the kernel tells that every h_t is finite without a pass over Y (lstm.h).
     h, c : (B, H) in: initial states h0, c0 (sorted order); out: final states h_n, c_n.
     Y : (P, H) out: h_t at every packed row.
-    gates : (P, 4H) out: post-activation gates [i, f, g, o] of every row (scratch when not training).
+    gates : (P, 4H) out: post-activation gates [i, f, g, o] of every row; scratch when not training, and then
+        (B, 4H), the rows of one step, reused at every step, where _steps.pxd's step_gates allows it.
     xh : (P, ldx) out when training, ldx >= F + H + 1 (fastrnn/_cells.py, stash_width): [x_t, h_{t-1}, 1, 0...] of
         every row, the right-hand side of the backward's one product for all the weight and bias gradients
         (_steps.pxd); ignored (may have 0 rows) when not training.
@@ -76,13 +77,16 @@ def lstm_forward(
     """
     cdef:
         Py_ssize_t P = X.shape[0], F = X.shape[1], H = h.shape[1], G = 4 * H
-        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0, done
+        Py_ssize_t T = batch_sizes.shape[0], s, t, b, b_prev = 0, b_next, off, off_prev = 0, done, row
+        bint one_step = gates.shape[0] < P
         floating* hp
         floating* h_next = NULL
         floating* nan_sum = &bias[G]
         floating* Wp
         floating* Wxh
         bint finite
+    if gates.shape[0] < (batch_sizes[0] if step_gates(training, own_product, batch_sizes[0]) else P):
+        raise ValueError(f"gates has {gates.shape[0]} rows, too few for this pass")
     with nogil:
         # A step's products (step_products): one pass over [x_t, h_{t-1}] on the own product; with BLAS, the input
         # projection X @ W_ih^T goes a chunk of steps ahead (project). The bias joins in the pointwise pass.
@@ -93,19 +97,25 @@ def lstm_forward(
 
         Wxh = pack_inputs_states(own_product, batch_sizes[0], F, H, G, &weight_ih[0, 0], &weight_hh[0, 0])
         Wp = pack_step(own_product and Wxh == NULL, True, H, G, &weight_hh[0, 0])
+        if one_step and Wxh == NULL:
+            # No memory for the layout; BLAS's path would write every row.
+            free(Wp)
+            with gil:
+                raise MemoryError()
         off = done = P if reverse else 0
         for s in range(T):
             t = T - 1 - s if reverse else s
             b = batch_sizes[t]
             if reverse:
                 off -= b
+            row = 0 if one_step else off
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
             done = step_products(reverse, done, off, b, P, batch_sizes[0], &X[0, 0], F, hp, H, &weight_ih[0, 0],
-                                 &weight_hh[0, 0], G, Wxh, Wp, &gates[0, 0])
+                                 &weight_hh[0, 0], G, Wxh, Wp, &gates[0, 0], row)
             b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
             if training:
                 h_next = stash_state(&xh[0, 0], xh.shape[1], off, hp, b, b_prev, b_next, reverse, F, H)
-            lstm_pointwise(use_relu, b, H, &gates[off, 0], &bias[0], &c[0, 0], &Y[off, 0],
+            lstm_pointwise(use_relu, b, H, &gates[row, 0], &bias[0], &c[0, 0], &Y[off, 0],
                            &act_c[off, 0] if training else NULL, &c_prev[off, 0] if training else NULL, h_next,
                            xh.shape[1], min(b, b_next), nan_sum)
             keep_final(&h[0, 0], &Y[off, 0], b, b_next, H)

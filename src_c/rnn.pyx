@@ -93,7 +93,7 @@ def rnn_forward(
                 off -= b
             hp = state_rows(&h[0, 0], &Y[off_prev, 0] if s else NULL, b, b_prev, H)
             done = step_products(reverse, done, off, b, P, batch_sizes[0], &X[0, 0], F, hp, H, &weight_ih[0, 0],
-                                 &weight_hh[0, 0], H, Wxh, Wp, &Y[0, 0])
+                                 &weight_hh[0, 0], H, Wxh, Wp, &Y[0, 0], off)
             b_next = batch_sizes[t - 1 if reverse else t + 1] if s < T - 1 else 0
             if training:
                 h_next = stash_state(&xh[0, 0], xh.shape[1], off, hp, b, b_prev, b_next, reverse, F, H)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import reference as ref
-from fastrnn import _cells
+from fastrnn import _cells, _gru, _lstm
 
 # A cell id is the cell, with "_relu" for activation="relu" (tanh otherwise).
 CELLS = ["lstm", "gru", "rnn", "lstm_relu", "gru_relu", "rnn_relu"]
@@ -284,15 +284,79 @@ def test_backward_matches_central_differences(cell, lengths, F, H, reverse):
         np.testing.assert_allclose(grads[name], numeric, rtol=1e-6, atol=1e-8, err_msg=name)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reverse", REVERSE)
+@pytest.mark.parametrize("lengths, F, H", [([1], 1, 1), ([6, 4, 4, 1], 3, 5), ([1, 1, 1], 4, 3), ([5, 3, 2], 3, 17),
+                                           ([9, 9, 8, 7, 7, 6, 5, 5, 4, 3, 2, 1], 3, 23)])
+@pytest.mark.parametrize("own", [True, False])
 @pytest.mark.parametrize("cell", CELLS)
-def test_inference_equals_training_forward(cell):
-    p = problem(cell, [6, 4, 4, 1], 3, 5, np.float64)
-    a = forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], training=False)
-    b = forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], training=True)
+def test_inference_equals_training_forward(cell, own, lengths, F, H, reverse, dtype, monkeypatch):
+    # Inference on the own product keeps the gates of one step at a time (src_c/_steps.pxd, step_gates), training
+    # and BLAS's steps those of every row: the same operations on the same values, so the same bits.
+    monkeypatch.setattr(_cells, "own_product", lambda rows, gates, hidden: own)
+    p = problem(cell, lengths, F, H, dtype)
+    a = forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], reverse, training=False)
+    b = forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], reverse, training=True)
     assert a[3] is None and b[3] is not None
     for x, y in zip(a[:3], b[:3]):
         if x is not None:
             np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_inference_keeps_one_step_of_gates(cell, monkeypatch):
+    # The gates are the largest array of a forward pass (P by 4H for an LSTM): inference on the own product asks
+    # for one step's rows; training (the stash) and BLAS's steps (the input projection runs ahead) for all.
+    shapes = []
+
+    def spy(shape, dtype):
+        shapes.append(shape)
+        return empty(shape, dtype)
+
+    empty = _cells.empty
+    monkeypatch.setattr(_cells, "empty", spy)
+    p = problem(cell, [40, 30, 30, 2], 3, 20, np.float64)
+    P, B, G = p["X"].shape[0], 4, _cells.GATES[cell] * 20
+    for training, own, rows in [(False, True, B), (True, True, P), (False, False, P)]:
+        monkeypatch.setattr(_cells, "own_product", lambda *args: own)
+        shapes.clear()
+        forward(cell, p["X"], p["bs"], p["weights"], training=training)
+        assert (rows, G) in shapes and ((P, G) in shapes) == (rows == P), (training, own, shapes)
+
+
+def kernel_call(cell, p, gate_rows, training, own):
+    """The forward kernel of `cell` ("lstm" or "gru") on problem p, with a gates array of gate_rows rows and the
+    other arrays as fastrnn._cells makes them."""
+    X, bs, (w_ih, w_hh, b_ih, b_hh) = p["X"], p["bs"], p["weights"]
+    P, F = X.shape
+    B, H = p["h0"].shape
+    G, dt = _cells.GATES[cell] * H, X.dtype
+    rows = P if training else 0
+    bias, h, Y = np.empty(G + H, dt), p["h0"].copy(), np.empty((P, H), dt)
+    gates = np.empty((gate_rows, G), dt)
+    if cell == "lstm":
+        xh = np.empty((rows, _cells.stash_width(F, H, dt.itemsize)), dt)
+        _lstm.lstm_forward(X, bs, w_ih, w_hh, b_ih, b_hh, bias, h, p["c0"].copy(), Y, gates, xh,
+                           np.empty((rows, H), dt), np.empty((rows, H), dt), False, False, training, own)
+    else:
+        _gru.gru_forward(X, bs, w_ih, w_hh, b_ih, b_hh, bias, h, Y, gates, np.empty((B, G), dt),
+                         np.empty((rows, H), dt), np.empty((rows, H), dt), False, False, training, own)
+    return Y
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_kernels_refuse_gates_too_short_for_their_path(cell):
+    # Rows of one step suffice only where the kernel's steps write no other rows; anywhere else a short array
+    # would be written past its end, so the kernel refuses it before it runs.
+    p = problem(cell, [5, 3, 3, 1], 2, 6, np.float64)
+    P, B = p["X"].shape[0], 4
+    np.testing.assert_array_equal(kernel_call(cell, p, B, False, True), kernel_call(cell, p, P, False, True))
+    for rows, training, own in [(B, True, True), (B, False, False), (P - 1, True, True), (B - 1, False, True)]:
+        with pytest.raises(ValueError, match="gates has .* rows, too few"):
+            kernel_call(cell, p, rows, training, own)
+    one = problem(cell, [7], 2, 6, np.float64)  # a single sequence's input projection runs ahead on BLAS
+    with pytest.raises(ValueError, match="too few"):
+        kernel_call(cell, one, 1, False, True)
 
 
 @pytest.mark.parametrize("cell", CELLS)

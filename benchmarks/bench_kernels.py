@@ -47,12 +47,8 @@ class _Threads:
             self._limits = None
 
 
-class KernelSuite(_Threads, Benchmark):
-    """One stack of recurrent layers over an equal-length packed batch ``(T * B, F)``, ``batch_sizes = [B] * T``.
-
-    ``time_forward``: inference (no stash). ``time_forward_backward``: forward in training mode, then backward of
-    the sum of the top layer's outputs, with the gradients of every weight and of the input.
-    """
+class _KernelCase(_Threads, Benchmark):
+    """One stack of recurrent layers over an equal-length packed batch ``(T * B, F)``, ``batch_sizes = [B] * T``."""
 
     param_names = ["shape", "cell", "dtype", "threads"]
     params = (list(SHAPES), list(CELLS), list(DTYPES), list(THREADS))
@@ -63,10 +59,29 @@ class KernelSuite(_Threads, Benchmark):
         self._limit(threads)
         self.X, self.batch_sizes, self.layers = kernel_case(shape, cell, dtype)
 
+
+class KernelSuite(_KernelCase):
+    """``time_forward``: inference (no stash). ``time_forward_backward``: forward in training mode, then backward
+    of the sum of the top layer's outputs, with the gradients of every weight and of the input."""
+
     def time_forward(self, shape, cell, dtype, threads):
         fastrnn_forward(cell, self.X, self.batch_sizes, self.layers)
 
     def time_forward_backward(self, shape, cell, dtype, threads):
+        fastrnn_train_step(cell, self.X, self.batch_sizes, self.layers)
+
+
+class KernelMemorySuite(_KernelCase):
+    """KernelSuite's calls at 1 thread, for the process's peak memory (asv's peakmem: the largest resident set,
+    the setup's inputs and weights included): the scratch of a forward pass, which keeps one step's gates
+    (src_c/_steps.pxd, step_gates), and of a training step, which keeps the whole stash."""
+
+    params = (list(SHAPES), list(CELLS), list(DTYPES), [1])
+
+    def peakmem_forward(self, shape, cell, dtype, threads):
+        fastrnn_forward(cell, self.X, self.batch_sizes, self.layers)
+
+    def peakmem_forward_backward(self, shape, cell, dtype, threads):
         fastrnn_train_step(cell, self.X, self.batch_sizes, self.layers)
 
 

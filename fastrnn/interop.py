@@ -32,7 +32,6 @@ import re
 import numpy as np
 
 from . import _cells
-from ._estimators import RNNClassifier, RNNRegressor
 from ._network import Network
 from .functional import _as_numpy, read_layers
 
@@ -297,6 +296,10 @@ def _classification_head(coef, intercept, classes):
 
 def _build(cell, activation, layers, head, task, classes, dtype, params):
     """Fitted estimator from checked recurrent layers (read_layers' layout) and head [(coef, intercept)]."""
+    # Here, not at the top: scikit-learn, which the estimators import, takes most of a second to import, and
+    # task=None (weights for fastrnn.functional) needs none of it.
+    from ._estimators import RNNClassifier, RNNRegressor
+
     if task not in _TASKS:
         raise ValueError(f"task must be 'classification' or 'regression' (or None for the weights dict), "
                          f"got {task!r}.")
@@ -529,6 +532,8 @@ def to_torch(estimator, *, prefix="", head="head"):
         For an LSTM or GRU with ``activation="relu"``, which has no PyTorch equivalent.
     """
     from sklearn.utils.validation import check_is_fitted
+
+    from ._estimators import RNNClassifier, RNNRegressor
 
     if not isinstance(estimator, (RNNClassifier, RNNRegressor)):
         raise TypeError(f"to_torch needs a fitted RNNClassifier or RNNRegressor, got {type(estimator).__name__}.")

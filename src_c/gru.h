@@ -124,10 +124,10 @@ FR_ROWS fr_gru_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *bi
     else fr_gru_forward_rows_##S(0, b, H, n, a, bias, u, b_hn, h_prev, y, NULL, NULL, NULL);                   \
 }                                                                                                              \
                                                                                                                \
-FR_INLINE void fr_gru_backward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *restrict a,               \
+FR_INLINE void fr_gru_backward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a,                     \
         const T *restrict h_prev, const T *restrict ah_n, const T *restrict dy, T *restrict dh,                \
-        T *restrict dax, T *restrict dah) {                                                                    \
-    for (ptrdiff_t j = 0; j < b; j++, a += 3 * H, dax += 3 * H, dah += 3 * H) {                                \
+        T *restrict dah) {                                                                                     \
+    for (ptrdiff_t j = 0; j < b; j++, a += 3 * H, dah += 3 * H) {                                              \
         for (ptrdiff_t k = 0; k < H; k++) {                                                                    \
             ptrdiff_t p = j * H + k;                                                                           \
             T r = a[k], z = a[H + k], n = a[2 * H + k];                                                        \
@@ -135,9 +135,9 @@ FR_INLINE void fr_gru_backward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, cons
             T dn_a = dh_t * (1 - z) * DACT(n, relu);                                                           \
             T dz_a = dh_t * (h_prev[p] - n) * DSIG(z);                                                         \
             T dr_a = dn_a * ah_n[p] * DSIG(r);                                                                 \
-            dax[k] = dr_a;                                                                                     \
-            dax[H + k] = dz_a;                                                                                 \
-            dax[2 * H + k] = dn_a;                                                                             \
+            a[k] = dr_a;                                                                                       \
+            a[H + k] = dz_a;                                                                                   \
+            a[2 * H + k] = dn_a;                                                                               \
             dah[k] = dr_a;                                                                                     \
             dah[H + k] = dz_a;                                                                                 \
             dah[2 * H + k] = dn_a * r;                                                                         \
@@ -157,15 +157,15 @@ FR_INLINE void fr_gru_bias_grads_##S(ptrdiff_t b, ptrdiff_t G, const T *restrict
         }                                                                                                      \
 }                                                                                                              \
                                                                                                                \
-/* Backward, b rows. a (b, 3H): the stashed gates; h_prev, ah_n (b, H): the stashed h_{t-1}, W_hn h_{t-1} + b_hn; \
- * dy (b, H): dL/dY at this step; dh (b, H) in: dL/dh_t from step t+1, out: the direct part dh_t * z of        \
- * dL/dh_{t-1}, to which the caller adds dah @ W_hh; dax, dah (b, 3H) out: dL/dax, dL/dah; db_ih, db_hh (3H)    \
- * the bias gradients, to which dax's and dah's rows are added. */                                             \
-FR_ROWS fr_gru_backward_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *a, const T *h_prev, const T *ah_n,    \
-                            const T *dy, T *dh, T *dax, T *dah, T *db_ih, T *db_hh) {                          \
-    if (relu) fr_gru_backward_rows_##S(1, b, H, a, h_prev, ah_n, dy, dh, dax, dah);                            \
-    else fr_gru_backward_rows_##S(0, b, H, a, h_prev, ah_n, dy, dh, dax, dah);                                 \
-    fr_gru_bias_grads_##S(b, 3 * H, dax, dah, db_ih, db_hh);                                                   \
+/* Backward, b rows. a (b, 3H) in: the stashed gates, out: dL/dax, in place, as lstm.h's backward; h_prev, ah_n \
+ * (b, H): the stashed h_{t-1}, W_hn h_{t-1} + b_hn; dy (b, H): dL/dY at this step; dh (b, H) in: dL/dh_t from  \
+ * step t+1, out: the direct part dh_t * z of dL/dh_{t-1}, to which the caller adds dah @ W_hh; dah (b, 3H) out: \
+ * dL/dah; db_ih, db_hh (3H) the bias gradients, to which dax's and dah's rows are added. */                   \
+FR_ROWS fr_gru_backward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *h_prev, const T *ah_n,          \
+                            const T *dy, T *dh, T *dah, T *db_ih, T *db_hh) {                                  \
+    if (relu) fr_gru_backward_rows_##S(1, b, H, a, h_prev, ah_n, dy, dh, dah);                                 \
+    else fr_gru_backward_rows_##S(0, b, H, a, h_prev, ah_n, dy, dh, dah);                                      \
+    fr_gru_bias_grads_##S(b, 3 * H, a, dah, db_ih, db_hh);                                                     \
 }
 
 FR_GRU(float, f, fr_sigmoidf, fr_actf, fr_dactf, fr_dsigmoidf, fr_sigmoid_rows_f, fr_act_rows_f)

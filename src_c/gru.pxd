@@ -10,12 +10,11 @@ cdef extern from "gru.h" nogil:
     void fr_gru_forward_d(int relu, Py_ssize_t b, Py_ssize_t H, double* a, const double* bias, const double* u,
                           const double* b_hn, const double* h_prev, double* y, double* ah_n, double* h_stash,
                           double* nan_sum)
-    void fr_gru_backward_f(int relu, Py_ssize_t b, Py_ssize_t H, const float* a, const float* h_prev,
-                           const float* ah_n, const float* dy, float* dh, float* dax, float* dah, float* db_ih,
-                           float* db_hh)
-    void fr_gru_backward_d(int relu, Py_ssize_t b, Py_ssize_t H, const double* a, const double* h_prev,
-                           const double* ah_n, const double* dy, double* dh, double* dax, double* dah,
-                           double* db_ih, double* db_hh)
+    void fr_gru_backward_f(int relu, Py_ssize_t b, Py_ssize_t H, float* a, const float* h_prev,
+                           const float* ah_n, const float* dy, float* dh, float* dah, float* db_ih, float* db_hh)
+    void fr_gru_backward_d(int relu, Py_ssize_t b, Py_ssize_t H, double* a, const double* h_prev,
+                           const double* ah_n, const double* dy, double* dh, double* dah, double* db_ih,
+                           double* db_hh)
 
 
 cdef inline void gru_pointwise(bint use_relu, Py_ssize_t b, Py_ssize_t H, floating* a, const floating* bias,
@@ -31,13 +30,13 @@ cdef inline void gru_pointwise(bint use_relu, Py_ssize_t b, Py_ssize_t H, floati
         fr_gru_forward_d(use_relu, b, H, a, bias, u, b_hn, h_prev, y, ah_n, h_stash, nan_sum)
 
 
-cdef inline void gru_pointwise_backward(bint use_relu, Py_ssize_t b, Py_ssize_t H, const floating* a,
+cdef inline void gru_pointwise_backward(bint use_relu, Py_ssize_t b, Py_ssize_t H, floating* a,
                                         const floating* h_prev, const floating* ah_n, const floating* dy,
-                                        floating* dh, floating* dax, floating* dah, floating* db_ih,
+                                        floating* dh, floating* dah, floating* db_ih,
                                         floating* db_hh) noexcept nogil:
-    """Backward, b rows: dax, dah (b, 3H) out; dh (b, H) dL/dh_t -> dh_t * z; db_ih, db_hh (3H) += the rows of
-    dax, dah (gru.h)."""
+    """Backward, b rows: a (b, 3H) the stashed gates -> dL/dax, in place; dah (b, 3H) out; dh (b, H) dL/dh_t ->
+    dh_t * z; db_ih, db_hh (3H) += the rows of dax, dah (gru.h)."""
     if floating is float:
-        fr_gru_backward_f(use_relu, b, H, a, h_prev, ah_n, dy, dh, dax, dah, db_ih, db_hh)
+        fr_gru_backward_f(use_relu, b, H, a, h_prev, ah_n, dy, dh, dah, db_ih, db_hh)
     else:
-        fr_gru_backward_d(use_relu, b, H, a, h_prev, ah_n, dy, dh, dax, dah, db_ih, db_hh)
+        fr_gru_backward_d(use_relu, b, H, a, h_prev, ah_n, dy, dh, dah, db_ih, db_hh)

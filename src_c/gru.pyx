@@ -124,12 +124,11 @@ def gru_backward(
     const Py_ssize_t[::1] batch_sizes,
     const floating[:, ::1] weight_ih,
     const floating[:, ::1] weight_hh,
-    const floating[:, ::1] gates,
+    floating[:, ::1] gates,
     const floating[:, ::1] h_prev,
     const floating[:, ::1] ah_n,
     const floating[:, ::1] dY,
     floating[:, ::1] dh,
-    floating[:, ::1] dgates,
     floating[:, ::1] dgates_hh,
     floating[:, ::1] dX,
     floating[:, ::1] dweight_ih,
@@ -148,10 +147,10 @@ def gru_backward(
     X, batch_sizes, weight_ih, weight_hh, use_relu, reverse : as given to gru_forward.
     own_product : as for gru_forward (the same choice or not: only the speed differs).
     own_sequence : the whole-sequence products (weight gradients, dX) on the own product too, not BLAS.
-    gates, h_prev, ah_n : the stash gru_forward filled.
+    gates, h_prev, ah_n : the stash gru_forward filled. gates (P, 3H) out: dL/dax, the input-side pre-activation
+        gradients of every row, written over the gates (gru.h), so that the stash serves one backward.
     dY : (P, H) dL/dY.
     dh : (B, H) in: dL/dh_n; out: dL/dh0.
-    dgates : (P, 3H) out: dL/dax, the input-side pre-activation gradients of every row.
     dgates_hh : (P, 3H) out: dL/dah, the recurrent-side ones (they differ from dax in the n part only).
     dX : (P, F) out: dL/dX; pass 0 rows to skip that product (the first layer needs no dX).
     dweight_ih (3H, F), dweight_hh (3H, H), dbias_ih, dbias_hh (3H,) : gradients ADDED to (callers zero them).
@@ -171,7 +170,7 @@ def gru_backward(
             if not reverse:
                 off -= b
             gru_pointwise_backward(use_relu, b, H, &gates[off, 0], &h_prev[off, 0], &ah_n[off, 0], &dY[off, 0],
-                                   &dh[0, 0], &dgates[off, 0], &dgates_hh[off, 0], &dbias_ih[0], &dbias_hh[0])
+                                   &dh[0, 0], &dgates_hh[off, 0], &dbias_ih[0], &dbias_hh[0])
             step_gemm(False, b, H, G, &dgates_hh[off, 0], G, &weight_hh[0, 0], H, 1, &dh[0, 0], H, Wp)
             if reverse:
                 off += b
@@ -179,17 +178,17 @@ def gru_backward(
         free(Wp)
 
         # Weight gradients and dX for all steps at once (the steps summed the bias gradients).
-        gemm_tn(own_sequence, G, F, P, &dgates[0, 0], G, &X[0, 0], F, True, &dweight_ih[0, 0], F)
+        gemm_tn(own_sequence, G, F, P, &gates[0, 0], G, &X[0, 0], F, True, &dweight_ih[0, 0], F)
         gemm_tn(own_sequence, G, H, P, &dgates_hh[0, 0], G, &h_prev[0, 0], H, True, &dweight_hh[0, 0], H)
         if dX.shape[0] != 0:
-            gemm_nn(own_sequence, P, F, G, &dgates[0, 0], G, &weight_ih[0, 0], F, &dX[0, 0], F)
+            gemm_nn(own_sequence, P, F, G, &gates[0, 0], G, &weight_ih[0, 0], F, &dX[0, 0], F)
         # The steps summed dax's and dah's rows into the bias gradients: a sum with a NaN or an infinite term is NaN
         # or infinite, so when the gradients came in finite, they tell whether every row was (and are infinite
         # when finite terms overflow, which is non-finite too). Scanning the (P, 3H) arrays is a pass over memory.
         if bias_was_finite:
             finite = all_finite(&dbias_ih[0], G) and all_finite(&dbias_hh[0], G)
         else:
-            finite = all_finite(&dgates[0, 0], P * G) and all_finite(&dgates_hh[0, 0], P * G)
+            finite = all_finite(&gates[0, 0], P * G) and all_finite(&dgates_hh[0, 0], P * G)
         finite = finite and all_finite(&dh[0, 0], dh.shape[0] * H)
     if not finite:
         raise FloatingPointError("non-finite value in the GRU backward pass")

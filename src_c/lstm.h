@@ -145,31 +145,33 @@ FR_ROWS fr_lstm_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *b
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
-FR_INLINE void fr_lstm_backward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *restrict a,              \
+FR_INLINE void fr_lstm_backward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a,                    \
         const T *restrict c_prev, const T *restrict act_c, const T *restrict dy, const T *restrict dh,         \
-        T *restrict dc, T *restrict da) {                                                                      \
-    for (ptrdiff_t j = 0; j < b; j++, a += 4 * H, da += 4 * H) {                                               \
+        T *restrict dc) {                                                                                      \
+    for (ptrdiff_t j = 0; j < b; j++, a += 4 * H) {                                                            \
         for (ptrdiff_t k = 0; k < H; k++) {                                                                    \
             ptrdiff_t p = j * H + k;                                                                           \
             T i = a[k], f = a[H + k], g = a[2 * H + k], o = a[3 * H + k], ac = act_c[p];                       \
             T dh_t = dh[p] + dy[p];                                                                            \
             T dc_t = dc[p] + dh_t * o * DACT(ac, relu);                                                        \
-            da[k] = dc_t * g * DSIG(i);                                                                        \
-            da[H + k] = dc_t * c_prev[p] * DSIG(f);                                                            \
-            da[2 * H + k] = dc_t * i * DACT(g, relu);                                                          \
-            da[3 * H + k] = dh_t * ac * DSIG(o);                                                               \
+            a[k] = dc_t * g * DSIG(i);                                                                         \
+            a[H + k] = dc_t * c_prev[p] * DSIG(f);                                                             \
+            a[2 * H + k] = dc_t * i * DACT(g, relu);                                                           \
+            a[3 * H + k] = dh_t * ac * DSIG(o);                                                                \
             dc[p] = dc_t * f;                                                                                  \
         }                                                                                                      \
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
-/* Backward, b rows. a (b, 4H): the stashed gates; c_prev, act_c (b, H): the stashed c_{t-1}, act(c_t);        \
- * dy (b, H): dL/dY at this step; dh (b, H): dL/dh_t from step t+1; dc (b, H) in: dL/dc_t from step t+1, out:  \
- * dL/dc_{t-1}; da (b, 4H) out: dL/da. dL/dh_{t-1} = da @ W_hh is the caller's product. */                     \
-FR_ROWS fr_lstm_backward_##S(int relu, ptrdiff_t b, ptrdiff_t H, const T *a, const T *c_prev, const T *act_c,  \
-                             const T *dy, const T *dh, T *dc, T *da) {                                         \
-    if (relu) fr_lstm_backward_rows_##S(1, b, H, a, c_prev, act_c, dy, dh, dc, da);                            \
-    else fr_lstm_backward_rows_##S(0, b, H, a, c_prev, act_c, dy, dh, dc, da);                                 \
+/* Backward, b rows. a (b, 4H) in: the stashed gates, out: dL/da, in place: a unit's four gates are read       \
+ * before its four gradients are written, and the training step needs the gates no more (a separate (P, 4H)    \
+ * array was 125 MB of the 415 a long LSTM float64 step added; fastrnn/_cells.py, Cache). c_prev, act_c (b,    \
+ * H): the stashed c_{t-1}, act(c_t); dy (b, H): dL/dY at this step; dh (b, H): dL/dh_t from step t+1; dc (b,  \
+ * H) in: dL/dc_t from step t+1, out: dL/dc_{t-1}. dL/dh_{t-1} = da @ W_hh is the caller's product. */         \
+FR_ROWS fr_lstm_backward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *c_prev, const T *act_c,        \
+                             const T *dy, const T *dh, T *dc) {                                                \
+    if (relu) fr_lstm_backward_rows_##S(1, b, H, a, c_prev, act_c, dy, dh, dc);                                \
+    else fr_lstm_backward_rows_##S(0, b, H, a, c_prev, act_c, dy, dh, dc);                                     \
 }
 
 FR_LSTM(float, f, fr_sigmoidf, fr_actf, fr_dactf, fr_dsigmoidf, fr_sigmoid_rows_f, fr_act_rows_f)

@@ -10,10 +10,10 @@ cdef extern from "lstm.h" nogil:
     void fr_lstm_forward_d(int relu, Py_ssize_t b, Py_ssize_t H, double* a, const double* bias, double* c,
                            double* y, double* act_c, double* c_prev, double* h_next, Py_ssize_t ldh, Py_ssize_t nh,
                            double* nan_sum)
-    void fr_lstm_backward_f(int relu, Py_ssize_t b, Py_ssize_t H, const float* a, const float* c_prev,
-                            const float* act_c, const float* dy, const float* dh, float* dc, float* da)
-    void fr_lstm_backward_d(int relu, Py_ssize_t b, Py_ssize_t H, const double* a, const double* c_prev,
-                            const double* act_c, const double* dy, const double* dh, double* dc, double* da)
+    void fr_lstm_backward_f(int relu, Py_ssize_t b, Py_ssize_t H, float* a, const float* c_prev,
+                            const float* act_c, const float* dy, const float* dh, float* dc)
+    void fr_lstm_backward_d(int relu, Py_ssize_t b, Py_ssize_t H, double* a, const double* c_prev,
+                            const double* act_c, const double* dy, const double* dh, double* dc)
 
 
 cdef inline void lstm_pointwise(bint use_relu, Py_ssize_t b, Py_ssize_t H, floating* a, const floating* bias,
@@ -29,11 +29,12 @@ cdef inline void lstm_pointwise(bint use_relu, Py_ssize_t b, Py_ssize_t H, float
         fr_lstm_forward_d(use_relu, b, H, a, bias, c, y, act_c, c_prev, h_next, ldh, nh, nan_sum)
 
 
-cdef inline void lstm_pointwise_backward(bint use_relu, Py_ssize_t b, Py_ssize_t H, const floating* a,
+cdef inline void lstm_pointwise_backward(bint use_relu, Py_ssize_t b, Py_ssize_t H, floating* a,
                                          const floating* c_prev, const floating* act_c, const floating* dy,
-                                         const floating* dh, floating* dc, floating* da) noexcept nogil:
-    """Backward, b rows: da (b, 4H) out: dL/da; dc (b, H) dL/dc_t -> dL/dc_{t-1} (lstm.h)."""
+                                         const floating* dh, floating* dc) noexcept nogil:
+    """Backward, b rows: a (b, 4H) the stashed gates -> dL/da, in place; dc (b, H) dL/dc_t -> dL/dc_{t-1}
+    (lstm.h)."""
     if floating is float:
-        fr_lstm_backward_f(use_relu, b, H, a, c_prev, act_c, dy, dh, dc, da)
+        fr_lstm_backward_f(use_relu, b, H, a, c_prev, act_c, dy, dh, dc)
     else:
-        fr_lstm_backward_d(use_relu, b, H, a, c_prev, act_c, dy, dh, dc, da)
+        fr_lstm_backward_d(use_relu, b, H, a, c_prev, act_c, dy, dh, dc)

@@ -134,14 +134,13 @@ def lstm_backward(
     const Py_ssize_t[::1] batch_sizes,
     const floating[:, ::1] weight_ih,
     const floating[:, ::1] weight_hh,
-    const floating[:, ::1] gates,
+    floating[:, ::1] gates,
     const floating[:, ::1] xh,
     const floating[:, ::1] c_prev,
     const floating[:, ::1] act_c,
     const floating[:, ::1] dY,
     floating[:, ::1] dh,
     floating[:, ::1] dc,
-    floating[:, ::1] dgates,
     floating[:, ::1] dX,
     floating[:, ::1] dW,
     floating[:, ::1] dweight_ih,
@@ -160,10 +159,10 @@ def lstm_backward(
     X, batch_sizes, weight_ih, weight_hh, use_relu, reverse : as given to lstm_forward.
     own_product : as for lstm_forward (the same choice or not: only the speed differs).
     own_sequence : the whole-sequence products (weight gradients, dX) on the own product too, not BLAS.
-    gates, xh, c_prev, act_c : the stash lstm_forward filled.
+    gates, xh, c_prev, act_c : the stash lstm_forward filled. gates (P, 4H) out: dL/da, the pre-activation
+        gradients of every row, written over the gates (lstm.h), so that the stash serves one backward.
     dY : (P, H) dL/dY.
     dh, dc : (B, H) in: dL/dh_n, dL/dc_n; out: dL/dh0, dL/dc0.
-    dgates : (P, 4H) out: dL/da, the pre-activation gradients of every row.
     dX : (P, F) out: dL/dX; pass 0 rows to skip that product (the first layer needs no dX).
     dW : (4H, ldx) scratch, ldx as xh's: da^T [x, h_{t-1}, 1, 0...] summed over the rows.
     dweight_ih (4H, F), dweight_hh (4H, H), dbias_ih, dbias_hh (4H,) : gradients ADDED to (callers zero them).
@@ -182,19 +181,19 @@ def lstm_backward(
             if not reverse:
                 off -= b
             lstm_pointwise_backward(use_relu, b, H, &gates[off, 0], &c_prev[off, 0], &act_c[off, 0], &dY[off, 0],
-                                    &dh[0, 0], &dc[0, 0], &dgates[off, 0])
-            step_gemm(False, b, H, G, &dgates[off, 0], G, &weight_hh[0, 0], H, 0, &dh[0, 0], H, Wp)
+                                    &dh[0, 0], &dc[0, 0])
+            step_gemm(False, b, H, G, &gates[off, 0], G, &weight_hh[0, 0], H, 0, &dh[0, 0], H, Wp)
             if reverse:
                 off += b
 
         free(Wp)
 
-        # Weight and bias gradients for all steps at once, in one product, which reads dgates once.
-        weight_grads(own_sequence, G, P, &dgates[0, 0], &xh[0, 0], xh.shape[1], &dW[0, 0], F, H)
+        # Weight and bias gradients for all steps at once, in one product, which reads dL/da once.
+        weight_grads(own_sequence, G, P, &gates[0, 0], &xh[0, 0], xh.shape[1], &dW[0, 0], F, H)
         add_weight_grads(&dW[0, 0], dW.shape[1], G, F, H, &dweight_ih[0, 0], &dweight_hh[0, 0], &dbias_ih[0],
                          &dbias_hh[0])
         if dX.shape[0] != 0:
-            gemm_nn(own_sequence, P, F, G, &dgates[0, 0], G, &weight_ih[0, 0], F, &dX[0, 0], F)
+            gemm_nn(own_sequence, P, F, G, &gates[0, 0], G, &weight_ih[0, 0], F, &dX[0, 0], F)
         finite = grads_finite(&dW[0, 0], dW.shape[1], G, F, H) and all_finite(&dh[0, 0], dh.shape[0] * H)
     if not finite:
         raise FloatingPointError("non-finite value in the LSTM backward pass")

@@ -93,6 +93,11 @@ def run_oracle(cell, p, reverse):
     return Y, hn, cn, grads
 
 
+def train_cache(cell, p, reverse=False):
+    """The Cache of a training-mode forward on problem p (a Cache serves one backward)."""
+    return forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], reverse, training=True)[3]
+
+
 def run_kernel(cell, p, reverse):
     Y, hn, cn, cache = forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], reverse, training=True)
     dX, dh0, dc0, grads = _cells.backward(cache, p["dY"], p["dhn"], p["dcn"])
@@ -187,10 +192,10 @@ def test_split_deals_every_row_to_one_lane():
 def test_lanes_add_to_given_gradients_and_skip_dX(monkeypatch):
     monkeypatch.setattr(_cells, "lanes", lambda *args: 2)
     p = problem("lstm", [5, 4, 2], 2, 3, np.float64)
-    _, _, _, cache = _cells.forward("lstm", p["X"], p["bs"], p["weights"], p["h0"], p["c0"], training=True)
-    _, _, _, once = _cells.backward(cache, p["dY"], p["dhn"], p["dcn"])
+    _, _, _, once = _cells.backward(train_cache("lstm", p), p["dY"], p["dhn"], p["dcn"])
     grads = tuple(np.ones_like(w) for w in p["weights"])
-    dX, dh0, dc0, got = _cells.backward(cache, p["dY"], p["dhn"], p["dcn"], grads=grads, need_dX=False)
+    dX, dh0, dc0, got = _cells.backward(train_cache("lstm", p), p["dY"], p["dhn"], p["dcn"], grads=grads,
+                                        need_dX=False)
     assert dX is None and got is grads and dh0.shape == dc0.shape == p["h0"].shape
     for g, g1 in zip(got, once):
         np.testing.assert_allclose(g, g1 + 1, rtol=1e-14)
@@ -389,26 +394,44 @@ def test_repeated_calls_are_bit_identical(cell, dtype):
 
 def test_grads_accumulate_into_given_arrays():
     p = problem("gru", [4, 3], 2, 3, np.float64)
-    _, _, _, cache = _cells.forward("gru", p["X"], p["bs"], p["weights"], p["h0"], training=True)
-    _, _, _, once = _cells.backward(cache, p["dY"], p["dhn"])
+    _, _, _, once = _cells.backward(train_cache("gru", p), p["dY"], p["dhn"])
     flat = np.zeros(sum(w.size for w in p["weights"]))
     views, start = [], 0
     for w in p["weights"]:
         views.append(flat[start:start + w.size].reshape(w.shape))
         start += w.size
-    _cells.backward(cache, p["dY"], p["dhn"], grads=views)
-    _cells.backward(cache, p["dY"], p["dhn"], grads=views)
+    _cells.backward(train_cache("gru", p), p["dY"], p["dhn"], grads=views)
+    _cells.backward(train_cache("gru", p), p["dY"], p["dhn"], grads=views)
     np.testing.assert_allclose(flat, 2 * np.concatenate([g.ravel() for g in once]), rtol=1e-14)
 
 
 def test_need_dX_false_skips_dX_only():
     p = problem("lstm", [4, 3], 2, 3, np.float64)
-    _, _, _, cache = _cells.forward("lstm", p["X"], p["bs"], p["weights"], p["h0"], p["c0"], training=True)
-    full = _cells.backward(cache, p["dY"], p["dhn"], p["dcn"])
-    skip = _cells.backward(cache, p["dY"], p["dhn"], p["dcn"], need_dX=False)
+    full = _cells.backward(train_cache("lstm", p), p["dY"], p["dhn"], p["dcn"])
+    skip = _cells.backward(train_cache("lstm", p), p["dY"], p["dhn"], p["dcn"], need_dX=False)
     assert skip[0] is None and full[0].shape == p["X"].shape
     for a, b in zip(full[3], skip[3]):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("lanes", [1, 2])
+@pytest.mark.parametrize("cell", CELLS)
+def test_a_cache_serves_one_backward(cell, lanes, monkeypatch):
+    # The LSTM's and GRU's backward write dL/da over the stashed gates: a second backward on the same Cache would
+    # read gradients as gates, so it is refused, for every cell alike. A call refused for its arguments has not
+    # run, and leaves the Cache as it was.
+    monkeypatch.setattr(_cells, "lanes", lambda *args: lanes)
+    p = problem(cell, [6, 5, 3, 2], 3, 4, np.float64)
+    cache = train_cache(cell, p)
+    with pytest.raises(ValueError, match="dY must have shape"):
+        _cells.backward(cache, p["dY"][1:], p["dhn"], p["dcn"])
+    first = _cells.backward(cache, p["dY"], p["dhn"], p["dcn"])
+    with pytest.raises(ValueError, match="backpropagated through already"):
+        _cells.backward(cache, p["dY"], p["dhn"], p["dcn"])
+    again = _cells.backward(train_cache(cell, p), p["dY"], p["dhn"], p["dcn"])
+    for a, b in zip(first[3], again[3]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(first[0], again[0])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -472,16 +495,15 @@ def test_a_non_finite_output_past_the_rnn_tiled_rows_raises(cell, dtype):
 @pytest.mark.parametrize("cell", CELLS)
 def test_non_finite_gradients_raise_in_backward(cell, reverse, bad):
     p = problem(cell, [5, 3, 3, 1], 3, 5, np.float64)
-    *_, cache = forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], reverse=reverse, training=True)
     for row in (0, 6, p["X"].shape[0] - 1):  # the first, a middle and the last packed row
         dY = p["dY"].copy()
         dY[row, 2] = bad
         with pytest.raises(FloatingPointError, match="backward"):
-            _cells.backward(cache, dY, p["dhn"], p["dcn"])
+            _cells.backward(train_cache(cell, p, reverse), dY, p["dhn"], p["dcn"])
     dhn = p["dhn"].copy()
     dhn[-1, 0] = bad
     with pytest.raises(FloatingPointError, match="backward"):
-        _cells.backward(cache, p["dY"], dhn, p["dcn"])
+        _cells.backward(train_cache(cell, p, reverse), p["dY"], dhn, p["dcn"])
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -490,12 +512,11 @@ def test_non_finite_gradients_added_to_are_the_callers(cell):
     # stay so and do not raise, whichever way a kernel checks its own (the GRU from its bias sums when they came
     # in finite).
     p = problem(cell, [5, 3, 3, 1], 3, 5, np.float64)
-    *_, cache = forward(cell, p["X"], p["bs"], p["weights"], p["h0"], p["c0"], training=True)
-    expected = _cells.backward(cache, p["dY"], p["dhn"], p["dcn"])[3]
+    expected = _cells.backward(train_cache(cell, p), p["dY"], p["dhn"], p["dcn"])[3]
     for k in range(4):
         grads = tuple(np.zeros_like(w) for w in p["weights"])
         grads[k].flat[0] = np.inf
-        _cells.backward(cache, p["dY"], p["dhn"], p["dcn"], grads=grads)
+        _cells.backward(train_cache(cell, p), p["dY"], p["dhn"], p["dcn"], grads=grads)
         assert np.isinf(grads[k].flat[0])
         for g, e in zip(grads, expected):
             np.testing.assert_array_equal(g.flat[1:], e.flat[1:])

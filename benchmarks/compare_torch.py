@@ -311,8 +311,8 @@ def _csv(kind, choices, cast=str):
         values = tuple(cast(v.strip()) for v in text.split(",") if v.strip())
         bad = [v for v in values if v not in choices]
         if bad or not values:
-            raise argparse.ArgumentTypeError(f"{kind} must be a comma-separated subset of {list(choices)}, "
-                                             f"got {text!r}")
+            shown = f"{choices.start}..{choices.stop - 1}" if isinstance(choices, range) else list(choices)
+            raise argparse.ArgumentTypeError(f"{kind} must be a comma-separated subset of {shown}, got {text!r}")
         return values
 
     return parse

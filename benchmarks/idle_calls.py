@@ -25,10 +25,10 @@ from threadpoolctl import threadpool_limits
 
 try:
     from .common import CELLS, DTYPES, SHAPES
-    from .compare_torch import sequence_case
+    from .compare_torch import _csv, sequence_case
 except ImportError:  # run as a script
     from common import CELLS, DTYPES, SHAPES
-    from compare_torch import sequence_case
+    from compare_torch import _csv, sequence_case
 
 
 def parse_args(argv):
@@ -36,16 +36,16 @@ def parse_args(argv):
     p.add_argument("--shape", default="small", choices=sorted(SHAPES))
     p.add_argument("--cell", default="lstm", choices=CELLS)
     p.add_argument("--dtype", default="float32", choices=DTYPES)
-    p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
+    p.add_argument("--threads", type=_csv("--threads", range(1, 1025), int), default=(1, 2),
+                   help="comma-separated thread counts (default 1,2)")
     p.add_argument("--pauses", default="0,0.002,0.02,0.2", help="seconds before each call (default 0,0.002,0.02,0.2)")
     p.add_argument("--calls", type=int, default=30, help="timed calls a side for each pause (default 30)")
     p.add_argument("--block", type=int, default=5, help="timed calls in a side's block (default 5)")
     p.add_argument("--warmup", type=int, default=20, help="untimed calls a side at each thread count (default 20)")
     opts = p.parse_args(argv)
-    opts.threads = [int(t) for t in opts.threads.split(",")]
     opts.pauses = [float(s) for s in opts.pauses.split(",")]
-    if min(opts.threads) < 1 or min(opts.pauses) < 0 or min(opts.calls, opts.block) < 1 or opts.warmup < 0:
-        p.error("threads must be >= 1, pauses >= 0, calls and block >= 1, warmup >= 0")
+    if min(opts.pauses) < 0 or min(opts.calls, opts.block) < 1 or opts.warmup < 0:
+        p.error("pauses must be >= 0, calls and block >= 1, warmup >= 0")
     return opts
 
 

@@ -152,6 +152,13 @@ FR_INLINE void fr_panel_##SUFFIX(ptrdiff_t m, ptrdiff_t nc, ptrdiff_t k, const T
                               C + j * ldc, ldc, add);                                                          \
         return;                                                                                                \
     }                                                                                                          \
+    /* nc as a literal where the strip is whole, so that the block's partial-strip epilogue drops out of it:   \
+     * with that path in it, GCC kept the accumulators in memory between the k loops and the epilogue          \
+     * (m 32, n 256, k 72, 1 thread: float64 46 -> 52, float32 97 -> 111 GFLOP/s). */                          \
+    if (nc == FR_NR_##SUFFIX)                                                                                  \
+        for (; j + FR_MR <= m; j += FR_MR)                                                                     \
+            fr_block_##SUFFIX(FR_MR, 0, FR_NR_##SUFFIX, k, A + j * ar, ar, ak, k2, A2 + j * ar2, ar2, strip,   \
+                              bk, C + j * ldc, ldc, add);                                                      \
     for (; j + FR_MR <= m; j += FR_MR)                                                                         \
         fr_block_##SUFFIX(FR_MR, 0, nc, k, A + j * ar, ar, ak, k2, A2 + j * ar2, ar2, strip, bk,               \
                           C + j * ldc, ldc, add);                                                              \

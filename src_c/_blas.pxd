@@ -50,6 +50,7 @@ cdef inline void axpy(int n, floating alpha, const floating* x, floating* y) noe
 
 
 cdef extern from "_gemm.h" nogil:
+    int fr_vector_bytes()
     float* fr_pack_f(int trans_b, Py_ssize_t k, Py_ssize_t n, Py_ssize_t k1, const float* B1, const float* B2)
     double* fr_pack_d(int trans_b, Py_ssize_t k, Py_ssize_t n, Py_ssize_t k1, const double* B1, const double* B2)
     void fr_gemm_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A, Py_ssize_t lda, Py_ssize_t k2,

@@ -7,7 +7,12 @@ from cython cimport floating
 
 from libc.stdlib cimport free
 
-from _blas cimport gemm, gemm_tn, gemv, axpy, pack_pair, pack_step, pair_gemm, step_gemm, dots
+from _blas cimport gemm, gemm_tn, gemv, axpy, pack_pair, pack_step, pair_gemm, step_gemm, dots, fr_vector_bytes
+
+
+def vector_bytes():
+    """The width in bytes of the vectors the own products run on (_gemm.h, fr_vector_bytes)."""
+    return fr_vector_bytes()
 
 
 def gemm_check(bint trans_a, bint trans_b, double alpha, const floating[:, ::1] A,

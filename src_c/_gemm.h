@@ -8,7 +8,7 @@
  * values (zero-padded past n), and every step runs on blocks of MR rows of C times one strip, held in registers
  * for the k loop:
  *
- *     acc[r][0:2V] = sum_kk A[r, kk] * strip[kk, 0 : 2V]            (V = 64 bytes of T: 16 floats, 8 doubles)
+ *     acc[r][0:2V] = sum_kk A[r, kk] * strip[kk, 0 : 2V]            (V = one vector of T: 16 floats in 64 bytes)
  *
  * A strip is contiguous so that its rows do not collide in the L1 cache: rows of B itself lie n values apart, a
  * power of two times 128 bytes at the usual sizes, and fall into the same few cache sets (at k = 128, n = 512 in
@@ -19,8 +19,12 @@
  * 4096, k 1024, a large LSTM's step, 93 -> 108 GFLOP/s; m 64, n 1024, k 320 106 -> 112; float64 m 128, n 1024,
  * k 4096 48 -> 53; no shape measured was slower).
  *
- * GCC's vector extensions give the 64-byte vectors; each clone of fr_gemm (target_clones, see FR_DISPATCH in
- * _fastmath.h) maps them onto its own registers (one zmm, two ymm, four xmm). Measured against scipy's OpenBLAS
+ * GCC's vector extensions give the vectors, as wide as the CPU's registers: the product is compiled three times,
+ * with vectors of 64 bytes for AVX-512 (x86-64-v4), 32 for AVX2 with FMA (x86-64-v3) and 16 for any other CPU,
+ * and fr_vector_bytes picks one when a module first multiplies. One source with 64-byte vectors for every clone
+ * (target_clones) left GCC to emulate them on AVX2 through the stack: 1.7 GFLOP/s in float32 on this machine's
+ * AVX2 clone (m 32, n 256, k 72), against 108 with 32-byte vectors and 115 with 64 on AVX-512. Measured against
+ * scipy's OpenBLAS
  * at 1 thread, m = 32: 1.7x faster in float32 and 1.0-1.4x in float64 for n = 150..256, k = 50..64; one row
  * has a loop of its own (fr_row), 1.3-1.6x faster than BLAS's GEMV. B beyond the L2 cache costs it no more than
  * BLAS, which reads B once per step too and copies it besides: float32 m 64, n 1024, k 256 (a medium LSTM's step)
@@ -39,10 +43,48 @@
 #define FR_MR 4
 #define FR_KC 128
 
-/* Per dtype T: Bp = B (k, n) in strips (fr_pack_*), and C += A @ B (fr_gemm_*). */
-#define FR_GEMM(T, SUFFIX)                                                                                     \
-typedef T fr_vec_##SUFFIX __attribute__((vector_size(64)));                                                    \
-enum { FR_NR_##SUFFIX = 2 * 64 / (int)sizeof(T) };                                                             \
+/* The instructions each width is compiled for, and the CPU's test for them (as _fastmath.h's FR_DISPATCH: the
+ * microarchitecture levels where GCC 12 knows them, feature names elsewhere). */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define FR_WIDTHS 1
+#if defined(__clang__) || __GNUC__ < 12
+#define FR_TARGET_64 __attribute__((target("avx512f")))
+#define FR_TARGET_32 __attribute__((target("avx2,fma")))
+#define FR_CPU_64 __builtin_cpu_supports("avx512f")
+#define FR_CPU_32 (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+#else
+#define FR_TARGET_64 __attribute__((target("arch=x86-64-v4")))
+#define FR_TARGET_32 __attribute__((target("arch=x86-64-v3")))
+#define FR_CPU_64 __builtin_cpu_supports("x86-64-v4")
+#define FR_CPU_32 __builtin_cpu_supports("x86-64-v3")
+#endif
+#endif
+#endif
+
+/* The width of the vectors the products run on, in bytes: the widest the CPU has, or a narrower one that the
+ * environment variable FASTRNN_VECTOR_BYTES (16 or 32) asks for, so that a narrower CPU's code can be tested and
+ * timed on a wider one. Fixed at the first call, so that every product of the process, and the layout that
+ * fr_pack gives its B, use the same (threads that race to the first call compute the same value). */
+static __attribute__((unused)) int fr_vector_bytes(void) {
+    static int bytes;
+    if (bytes == 0) {
+        int widest = 16;
+#ifdef FR_WIDTHS
+        widest = FR_CPU_64 ? 64 : FR_CPU_32 ? 32 : 16;
+#endif
+        const char *asked = getenv("FASTRNN_VECTOR_BYTES");
+        int narrower = asked ? atoi(asked) : 0;
+        bytes = (narrower == 16 || narrower == 32) && narrower < widest ? narrower : widest;
+    }
+    return bytes;
+}
+
+/* Per dtype T and vector width VB (bytes), compiled for TARGET: Bp = B (k, n) in strips (fr_pack_*), and C += A @ B \
+ * (fr_gemm_*). */                                                                                             \
+#define FR_GEMM(T, SUFFIX, VB, TARGET)                                                                         \
+typedef T fr_vec_##SUFFIX __attribute__((vector_size(VB)));                                                    \
+enum { FR_NR_##SUFFIX = 2 * VB / (int)sizeof(T) };                                                             \
                                                                                                                \
 /* Bp (strips of k rows by NR) = [B1; B2]^T when trans_b (B1 given as (n, k1), B2 as (n, k - k1)), else [B1; B2]\
  * (B1 (k1, n), B2 (k - k1, n)), zero-padded; NULL if no memory. B2 may be NULL (k1 = k): one matrix. Two, so  \
@@ -209,7 +251,7 @@ FR_INLINE void fr_row_##SUFFIX(ptrdiff_t n, ptrdiff_t k, const T *a, ptrdiff_t k
                                                                                                                \
 /* C (m, n) += [A (m, k), A2 (m, k2)] @ B when add, C = [A, A2] @ B otherwise (C's old values, NaN included, are\
  * not read), with Bp from fr_pack_*(.., k + k2, n, ..) of B's k + k2 rows. k2 = 0 (A2 NULL): C += A @ B. */   \
-static inline FR_DISPATCH void fr_gemm_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A, ptrdiff_t lda,\
+static inline TARGET void fr_gemm_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A, ptrdiff_t lda,\
         ptrdiff_t k2, const T *A2, ptrdiff_t lda2, const T *Bp, T *C, ptrdiff_t ldc, int add) {                \
     /* Without a second part, A stands in for A2, which is then never read: fr_panel offsets A2 by its rows,   \
      * and an offset of NULL, even of 0, is undefined in C. */                                                 \
@@ -236,7 +278,7 @@ static inline FR_DISPATCH void fr_gemm_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdif
  * read in place: the half block loads its first vector only). The kernels' stash pads B's rows to whole or    \
  * half strips (_steps.pxd), so that no copy is made. Measured against OpenBLAS at 1 thread: m 128, n 145,     \
  * k 32000 (a long RNN's dW) float32 85 against 56 GFLOP/s, float64 40 against 35; m 512 float32 87 against 72. */\
-static inline FR_DISPATCH void fr_gemm_tn_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A,          \
+static inline TARGET void fr_gemm_tn_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A,          \
         ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C, ptrdiff_t ldc, int add) {                              \
     enum { NR = FR_NR_##SUFFIX };                                                                              \
     T tail[FR_KC * NR];                                                                                        \
@@ -259,8 +301,59 @@ static inline FR_DISPATCH void fr_gemm_tn_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptr
     }                                                                                                          \
 }
 
-FR_GEMM(float, f)
-FR_GEMM(double, d)
+#ifdef FR_WIDTHS
+FR_GEMM(float, f64, 64, FR_TARGET_64)
+FR_GEMM(double, d64, 64, FR_TARGET_64)
+FR_GEMM(float, f32, 32, FR_TARGET_32)
+FR_GEMM(double, d32, 32, FR_TARGET_32)
+#else
+#define fr_pack_f64 fr_pack_f16
+#define fr_pack_d64 fr_pack_d16
+#define fr_pack_f32 fr_pack_f16
+#define fr_pack_d32 fr_pack_d16
+#define fr_gemm_f64 fr_gemm_f16
+#define fr_gemm_d64 fr_gemm_d16
+#define fr_gemm_f32 fr_gemm_f16
+#define fr_gemm_d32 fr_gemm_d16
+#define fr_gemm_tn_f64 fr_gemm_tn_f16
+#define fr_gemm_tn_d64 fr_gemm_tn_d16
+#define fr_gemm_tn_f32 fr_gemm_tn_f16
+#define fr_gemm_tn_d32 fr_gemm_tn_d16
+#endif
+FR_GEMM(float, f16, 16, )
+FR_GEMM(double, d16, 16, )
+
+/* The products of fr_vector_bytes's width. A B laid out by fr_pack_* is read by fr_gemm_* of the same process. */
+#define FR_GEMM_WIDTH(T, S)                                                                                    \
+static __attribute__((unused)) T *fr_pack_##S(int trans_b, ptrdiff_t k, ptrdiff_t n, ptrdiff_t k1, const T *B1, \
+                                              const T *B2) {                                                   \
+    switch (fr_vector_bytes()) {                                                                               \
+    case 64: return fr_pack_##S##64(trans_b, k, n, k1, B1, B2);                                                \
+    case 32: return fr_pack_##S##32(trans_b, k, n, k1, B1, B2);                                                \
+    default: return fr_pack_##S##16(trans_b, k, n, k1, B1, B2);                                                \
+    }                                                                                                          \
+}                                                                                                              \
+                                                                                                               \
+static inline void fr_gemm_##S(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A, ptrdiff_t lda, ptrdiff_t k2,  \
+                               const T *A2, ptrdiff_t lda2, const T *Bp, T *C, ptrdiff_t ldc, int add) {       \
+    switch (fr_vector_bytes()) {                                                                               \
+    case 64: fr_gemm_##S##64(m, n, k, A, lda, k2, A2, lda2, Bp, C, ldc, add); break;                           \
+    case 32: fr_gemm_##S##32(m, n, k, A, lda, k2, A2, lda2, Bp, C, ldc, add); break;                           \
+    default: fr_gemm_##S##16(m, n, k, A, lda, k2, A2, lda2, Bp, C, ldc, add);                                  \
+    }                                                                                                          \
+}                                                                                                              \
+                                                                                                               \
+static inline void fr_gemm_tn_##S(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A, ptrdiff_t lda, const T *B, \
+                                  ptrdiff_t ldb, T *C, ptrdiff_t ldc, int add) {                               \
+    switch (fr_vector_bytes()) {                                                                               \
+    case 64: fr_gemm_tn_##S##64(m, n, k, A, lda, B, ldb, C, ldc, add); break;                                  \
+    case 32: fr_gemm_tn_##S##32(m, n, k, A, lda, B, ldb, C, ldc, add); break;                                  \
+    default: fr_gemm_tn_##S##16(m, n, k, A, lda, B, ldb, C, ldc, add);                                         \
+    }                                                                                                          \
+}
+
+FR_GEMM_WIDTH(float, f)
+FR_GEMM_WIDTH(double, d)
 
 /* ---- the streaming step's products, on the weights where the model keeps them ----
  *

@@ -1,4 +1,9 @@
 """The row-major BLAS wrappers of src_c/_blas.pxd against NumPy, for float32 and float64."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -6,7 +11,8 @@ from fastrnn._blas_check import (axpy_check, dots_check, gemm_check, gemm_tn_che
                                  step_gemm_check)
 
 DTYPES = [np.float32, np.float64]
-# (m, n, k): square, skinny, the 1 x 1 and k = 1 edge cases, one row (BLAS's GEMV in step_gemm without packing), odd sizes.
+# (m, n, k): square, skinny, the 1 x 1 and k = 1 edge cases, one row (BLAS's GEMV in step_gemm without packing), odd
+# sizes.
 SHAPES = [(4, 5, 3), (1, 1, 1), (3, 4, 1), (1, 7, 5), (6, 1, 9), (17, 13, 11)]
 
 
@@ -194,3 +200,23 @@ def test_dots_non_finite_stays_in_its_row(dtype):
         dots_check(W1, x1, None, None, y)
         assert np.isfinite(np.delete(y, [5, 6], axis=1)).all()
         assert not np.isfinite(y[:, 5:7]).any()
+
+
+@pytest.mark.parametrize("width", ["16", "32"])
+def test_products_and_kernels_on_narrower_vectors(width):
+    # The own products are compiled for vectors of 64, 32 and 16 bytes, and a process runs the widest its CPU has
+    # (src_c/_gemm.h, fr_vector_bytes): the others run on other CPUs (AVX2, other architectures), with strips of
+    # their own width. FASTRNN_VECTOR_BYTES makes a process run a narrower one; this file's product checks and the
+    # kernels' tests (reference and finite differences, both dtypes) run in such a process, on each narrower width.
+    tests = Path(__file__).parent
+    env = dict(os.environ, FASTRNN_VECTOR_BYTES=width)
+    ask = [sys.executable, "-c", "from fastrnn._blas_check import vector_bytes; print(vector_bytes())"]
+    widest = int(subprocess.run(ask, capture_output=True, text=True, check=True).stdout)
+    used = int(subprocess.run(ask, env=env, capture_output=True, text=True, check=True).stdout)
+    assert widest in (16, 32, 64)
+    assert used == min(int(width), widest)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-k", "not narrower",
+                          str(tests / "test_blas.py"), str(tests / "test_kernels.py")],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert " passed" in run.stdout

@@ -155,13 +155,26 @@ FR_INLINE float fr_dsigmoidf(float y) { return y * (1.0f - y); }
  * (before 18) and older GCC dispatch "arch=" on the CPU's vendor, not its features, so they get feature names,
  * whose avx2 clone has no FMA (avx512f implies it). Fused multiply-adds change results by about an ulp, within the
  * accuracy stated at the top.
+ *
+ * The same levels name the targets of _gemm.h's products, one copy per vector width (FR_WIDTHS): FR_TARGET_64 and
+ * FR_TARGET_32 compile a copy for AVX-512 and for AVX2 with FMA, FR_CPU_64 and FR_CPU_32 tell whether the CPU runs
+ * it.
  */
 #if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
+#define FR_WIDTHS 1
 #if defined(__clang__) || __GNUC__ < 12
 #define FR_DISPATCH __attribute__((target_clones("avx512f", "avx2", "default")))
+#define FR_TARGET_64 __attribute__((target("avx512f")))
+#define FR_TARGET_32 __attribute__((target("avx2,fma")))
+#define FR_CPU_64 __builtin_cpu_supports("avx512f")
+#define FR_CPU_32 (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 #else
 #define FR_DISPATCH __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define FR_TARGET_64 __attribute__((target("arch=x86-64-v4")))
+#define FR_TARGET_32 __attribute__((target("arch=x86-64-v3")))
+#define FR_CPU_64 __builtin_cpu_supports("x86-64-v4")
+#define FR_CPU_32 __builtin_cpu_supports("x86-64-v3")
 #endif
 #endif
 #endif

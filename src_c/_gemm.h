@@ -43,25 +43,6 @@
 #define FR_MR 4
 #define FR_KC 128
 
-/* The instructions each width is compiled for, and the CPU's test for them (as _fastmath.h's FR_DISPATCH: the
- * microarchitecture levels where GCC 12 knows them, feature names elsewhere). */
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define FR_WIDTHS 1
-#if defined(__clang__) || __GNUC__ < 12
-#define FR_TARGET_64 __attribute__((target("avx512f")))
-#define FR_TARGET_32 __attribute__((target("avx2,fma")))
-#define FR_CPU_64 __builtin_cpu_supports("avx512f")
-#define FR_CPU_32 (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-#else
-#define FR_TARGET_64 __attribute__((target("arch=x86-64-v4")))
-#define FR_TARGET_32 __attribute__((target("arch=x86-64-v3")))
-#define FR_CPU_64 __builtin_cpu_supports("x86-64-v4")
-#define FR_CPU_32 __builtin_cpu_supports("x86-64-v3")
-#endif
-#endif
-#endif
-
 /* The width of the vectors the products run on, in bytes: the widest the CPU has, or a narrower one that the
  * environment variable FASTRNN_VECTOR_BYTES (16 or 32) asks for, so that a narrower CPU's code can be tested and
  * timed on a wider one. Fixed at the first call, so that every product of the process, and the layout that
@@ -251,7 +232,7 @@ FR_INLINE void fr_row_##SUFFIX(ptrdiff_t n, ptrdiff_t k, const T *a, ptrdiff_t k
                                                                                                                \
 /* C (m, n) += [A (m, k), A2 (m, k2)] @ B when add, C = [A, A2] @ B otherwise (C's old values, NaN included, are\
  * not read), with Bp from fr_pack_*(.., k + k2, n, ..) of B's k + k2 rows. k2 = 0 (A2 NULL): C += A @ B. */   \
-static inline TARGET void fr_gemm_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A, ptrdiff_t lda,\
+static inline TARGET void fr_gemm_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A, ptrdiff_t lda,   \
         ptrdiff_t k2, const T *A2, ptrdiff_t lda2, const T *Bp, T *C, ptrdiff_t ldc, int add) {                \
     /* Without a second part, A stands in for A2, which is then never read: fr_panel offsets A2 by its rows,   \
      * and an offset of NULL, even of 0, is undefined in C. */                                                 \
@@ -278,7 +259,7 @@ static inline TARGET void fr_gemm_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
  * read in place: the half block loads its first vector only). The kernels' stash pads B's rows to whole or    \
  * half strips (_steps.pxd), so that no copy is made. Measured against OpenBLAS at 1 thread: m 128, n 145,     \
  * k 32000 (a long RNN's dW) float32 85 against 56 GFLOP/s, float64 40 against 35; m 512 float32 87 against 72. */\
-static inline TARGET void fr_gemm_tn_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A,          \
+static inline TARGET void fr_gemm_tn_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A,               \
         ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C, ptrdiff_t ldc, int add) {                              \
     enum { NR = FR_NR_##SUFFIX };                                                                              \
     T tail[FR_KC * NR];                                                                                        \
@@ -306,19 +287,11 @@ FR_GEMM(float, f64, 64, FR_TARGET_64)
 FR_GEMM(double, d64, 64, FR_TARGET_64)
 FR_GEMM(float, f32, 32, FR_TARGET_32)
 FR_GEMM(double, d32, 32, FR_TARGET_32)
+/* NAME's copy for fr_vector_bytes's width, called with ARGS (parenthesised): an expression of NAME's type. */
+#define FR_BY_WIDTH(NAME, ARGS)                                                                                \
+    (fr_vector_bytes() == 64 ? NAME##64 ARGS : fr_vector_bytes() == 32 ? NAME##32 ARGS : NAME##16 ARGS)
 #else
-#define fr_pack_f64 fr_pack_f16
-#define fr_pack_d64 fr_pack_d16
-#define fr_pack_f32 fr_pack_f16
-#define fr_pack_d32 fr_pack_d16
-#define fr_gemm_f64 fr_gemm_f16
-#define fr_gemm_d64 fr_gemm_d16
-#define fr_gemm_f32 fr_gemm_f16
-#define fr_gemm_d32 fr_gemm_d16
-#define fr_gemm_tn_f64 fr_gemm_tn_f16
-#define fr_gemm_tn_d64 fr_gemm_tn_d16
-#define fr_gemm_tn_f32 fr_gemm_tn_f16
-#define fr_gemm_tn_d32 fr_gemm_tn_d16
+#define FR_BY_WIDTH(NAME, ARGS) NAME##16 ARGS
 #endif
 FR_GEMM(float, f16, 16, )
 FR_GEMM(double, d16, 16, )
@@ -327,29 +300,17 @@ FR_GEMM(double, d16, 16, )
 #define FR_GEMM_WIDTH(T, S)                                                                                    \
 static __attribute__((unused)) T *fr_pack_##S(int trans_b, ptrdiff_t k, ptrdiff_t n, ptrdiff_t k1, const T *B1, \
                                               const T *B2) {                                                   \
-    switch (fr_vector_bytes()) {                                                                               \
-    case 64: return fr_pack_##S##64(trans_b, k, n, k1, B1, B2);                                                \
-    case 32: return fr_pack_##S##32(trans_b, k, n, k1, B1, B2);                                                \
-    default: return fr_pack_##S##16(trans_b, k, n, k1, B1, B2);                                                \
-    }                                                                                                          \
+    return FR_BY_WIDTH(fr_pack_##S, (trans_b, k, n, k1, B1, B2));                                              \
 }                                                                                                              \
                                                                                                                \
 static inline void fr_gemm_##S(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A, ptrdiff_t lda, ptrdiff_t k2,  \
                                const T *A2, ptrdiff_t lda2, const T *Bp, T *C, ptrdiff_t ldc, int add) {       \
-    switch (fr_vector_bytes()) {                                                                               \
-    case 64: fr_gemm_##S##64(m, n, k, A, lda, k2, A2, lda2, Bp, C, ldc, add); break;                           \
-    case 32: fr_gemm_##S##32(m, n, k, A, lda, k2, A2, lda2, Bp, C, ldc, add); break;                           \
-    default: fr_gemm_##S##16(m, n, k, A, lda, k2, A2, lda2, Bp, C, ldc, add);                                  \
-    }                                                                                                          \
+    FR_BY_WIDTH(fr_gemm_##S, (m, n, k, A, lda, k2, A2, lda2, Bp, C, ldc, add));                                \
 }                                                                                                              \
                                                                                                                \
 static inline void fr_gemm_tn_##S(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A, ptrdiff_t lda, const T *B, \
                                   ptrdiff_t ldb, T *C, ptrdiff_t ldc, int add) {                               \
-    switch (fr_vector_bytes()) {                                                                               \
-    case 64: fr_gemm_tn_##S##64(m, n, k, A, lda, B, ldb, C, ldc, add); break;                                  \
-    case 32: fr_gemm_tn_##S##32(m, n, k, A, lda, B, ldb, C, ldc, add); break;                                  \
-    default: fr_gemm_tn_##S##16(m, n, k, A, lda, B, ldb, C, ldc, add);                                         \
-    }                                                                                                          \
+    FR_BY_WIDTH(fr_gemm_tn_##S, (m, n, k, A, lda, B, ldb, C, ldc, add));                                       \
 }
 
 FR_GEMM_WIDTH(float, f)

@@ -36,6 +36,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FR_INLINE static inline __attribute__((always_inline))
@@ -143,34 +144,31 @@ FR_INLINE float fr_dactf(float y, int relu) { return relu ? (float)(y > 0.0f) : 
 FR_INLINE double fr_dsigmoid(double y) { return y * (1.0 - y); }
 FR_INLINE float fr_dsigmoidf(float y) { return y * (1.0f - y); }
 
-/* ---- whole rows, for the kernels' pointwise loops (here, and the cells' in lstm.h, gru.h, rnn.h) ----
+/* ---- one copy per vector width, and the width this process runs ----
  *
- * Compiled for baseline x86-64, the loops above vectorise with SSE2 only, 4 floats per divide, and the divides
- * bound a small LSTM's forward pass. target_clones compiles each row function once more per listed ISA (the
- * always-inline scalar code is inlined into each clone and vectorised with its registers), and an ifunc resolver
- * picks the best clone for the CPU when the module loads, so one build still runs on any x86-64. Only where ifunc
- * exists (glibc on x86-64) and the compiler knows the attribute; elsewhere these are plain functions.
+ * Compiled for baseline x86-64, the loops here and the cells' pointwise passes (lstm.h, gru.h, rnn.h) vectorise
+ * with SSE2 only, 4 floats per divide, and the divides bound a small LSTM's forward pass; _gemm.h's products
+ * need registers of their width. So each of these functions is compiled three times: for x86-64-v4 (AVX-512,
+ * 64-byte vectors), for x86-64-v3 (AVX2 with FMA, 32 bytes) and for any x86-64 (16 bytes), and fr_vector_bytes
+ * picks one copy for the whole process, so that one build runs on any x86-64 and a narrower CPU's code can be
+ * tested and timed on a wider one (FASTRNN_VECTOR_BYTES). The always-inline scalar code of a copy is vectorised
+ * with its registers. Where the compiler or the architecture lacks the attribute (FR_WIDTHS undefined), only the
+ * 16-byte copy is built, for the compiler's default target.
  *
- * GCC 12 dispatches on the microarchitecture levels: x86-64-v3 is AVX2 with FMA, x86-64-v4 adds AVX-512. clang
- * (before 18) and older GCC dispatch "arch=" on the CPU's vendor, not its features, so they get feature names,
- * whose avx2 clone has no FMA (avx512f implies it). Fused multiply-adds change results by about an ulp, within the
- * accuracy stated at the top.
- *
- * The same levels name the targets of _gemm.h's products, one copy per vector width (FR_WIDTHS): FR_TARGET_64 and
- * FR_TARGET_32 compile a copy for AVX-512 and for AVX2 with FMA, FR_CPU_64 and FR_CPU_32 tell whether the CPU runs
- * it.
- */
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
+ * GCC 12 names the microarchitecture levels; clang and older GCC get feature names (avx512f implies FMA). Fused
+ * multiply-adds change results by about an ulp, within the accuracy stated at the top. GCC's target_clones, with
+ * an ifunc resolver choosing when the module loads, did the same for the pointwise passes before: no test could
+ * run a narrower CPU's copy, and the AVX2 copy of the training passes had stayed scalar unseen (lstm.h's
+ * fr_lstm_forward_outs). */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target)
 #define FR_WIDTHS 1
 #if defined(__clang__) || __GNUC__ < 12
-#define FR_DISPATCH __attribute__((target_clones("avx512f", "avx2", "default")))
 #define FR_TARGET_64 __attribute__((target("avx512f")))
 #define FR_TARGET_32 __attribute__((target("avx2,fma")))
 #define FR_CPU_64 __builtin_cpu_supports("avx512f")
 #define FR_CPU_32 (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 #else
-#define FR_DISPATCH __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #define FR_TARGET_64 __attribute__((target("arch=x86-64-v4")))
 #define FR_TARGET_32 __attribute__((target("arch=x86-64-v3")))
 #define FR_CPU_64 __builtin_cpu_supports("x86-64-v4")
@@ -178,49 +176,98 @@ FR_INLINE float fr_dsigmoidf(float y) { return y * (1.0f - y); }
 #endif
 #endif
 #endif
-#ifndef FR_DISPATCH
-#define FR_DISPATCH
-#endif
-/* A clone is never inlined: calls go through the resolver. inline only spares the modules that do not call one of
- * these an unused-function warning (clang rejects the unused attribute on clones). */
-#define FR_ROWS static inline FR_DISPATCH void
 
-FR_ROWS fr_sigmoid_rows(double *x, ptrdiff_t n) {
+/* The width of the vectors this process runs on, in bytes: the widest the CPU has, or a narrower one that the
+ * environment variable FASTRNN_VECTOR_BYTES (16 or 32) asks for. Fixed at the first call, so that every product
+ * and pass of the process, and the layout that _gemm.h's fr_pack gives its B, use the same (threads that race to
+ * the first call compute the same value). */
+static __attribute__((unused)) int fr_vector_bytes(void) {
+    static int bytes;
+    if (bytes == 0) {
+        int widest = 16;
+#ifdef FR_WIDTHS
+        widest = FR_CPU_64 ? 64 : FR_CPU_32 ? 32 : 16;
+#endif
+        const char *asked = getenv("FASTRNN_VECTOR_BYTES");
+        int narrower = asked ? atoi(asked) : 0;
+        bytes = (narrower == 16 || narrower == 32) && narrower < widest ? narrower : widest;
+    }
+    return bytes;
+}
+
+/* NAME's copy for fr_vector_bytes's width, called with ARGS (parenthesised): an expression of NAME's type. */
+#ifdef FR_WIDTHS
+#define FR_BY_WIDTH(NAME, ARGS)                                                                                \
+    (fr_vector_bytes() == 64 ? NAME##64 ARGS : fr_vector_bytes() == 32 ? NAME##32 ARGS : NAME##16 ARGS)
+#else
+#define FR_BY_WIDTH(NAME, ARGS) NAME##16 ARGS
+#endif
+
+/* RET NAME PARAMS, calling the copy of its width, and the copies NAME##64, NAME##32, NAME##16, each the
+ * always-inline NAME##_body ARGS compiled for its target. PARAMS and ARGS: NAME's parameters and their names,
+ * parenthesised. RET is void or int. */
+#define FR_RETURN_void
+#define FR_RETURN_int return
+#ifdef FR_WIDTHS
+#define FR_WIDE_COPIES(RET, NAME, PARAMS, ARGS)                                                                \
+    static __attribute__((unused)) FR_TARGET_64 RET NAME##64 PARAMS { FR_RETURN_##RET NAME##_body ARGS; }      \
+    static __attribute__((unused)) FR_TARGET_32 RET NAME##32 PARAMS { FR_RETURN_##RET NAME##_body ARGS; }
+#else
+#define FR_WIDE_COPIES(RET, NAME, PARAMS, ARGS)
+#endif
+#define FR_BY_WIDTH_COPIES(RET, NAME, PARAMS, ARGS)                                                            \
+    FR_WIDE_COPIES(RET, NAME, PARAMS, ARGS)                                                                    \
+    static __attribute__((unused)) RET NAME##16 PARAMS { FR_RETURN_##RET NAME##_body ARGS; }                   \
+    static inline RET NAME PARAMS { FR_RETURN_##RET FR_BY_WIDTH(NAME, ARGS); }
+
+/* ---- whole rows, for the kernels' pointwise loops (here, and the cells' in lstm.h, gru.h, rnn.h) ---- */
+
+FR_INLINE void fr_sigmoid_rows_body(double *x, ptrdiff_t n) {
     for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_sigmoid(x[k]);
 }
+FR_BY_WIDTH_COPIES(void, fr_sigmoid_rows, (double *x, ptrdiff_t n), (x, n))
 
-FR_ROWS fr_sigmoid_rows_f(float *x, ptrdiff_t n) {
+FR_INLINE void fr_sigmoid_rows_f_body(float *x, ptrdiff_t n) {
     for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_sigmoidf(x[k]);
 }
+FR_BY_WIDTH_COPIES(void, fr_sigmoid_rows_f, (float *x, ptrdiff_t n), (x, n))
 
 /* act (tanh, or relu), in place. */
-FR_ROWS fr_act_rows(double *x, ptrdiff_t n, int relu) {
+FR_INLINE void fr_act_rows_body(double *x, ptrdiff_t n, int relu) {
     if (relu)
         for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_relu(x[k]);
     else
         for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_tanh(x[k]);
 }
+FR_BY_WIDTH_COPIES(void, fr_act_rows, (double *x, ptrdiff_t n, int relu), (x, n, relu))
 
-FR_ROWS fr_act_rows_f(float *x, ptrdiff_t n, int relu) {
+FR_INLINE void fr_act_rows_f_body(float *x, ptrdiff_t n, int relu) {
     if (relu)
         for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_reluf(x[k]);
     else
         for (ptrdiff_t k = 0; k < n; k++) x[k] = fr_tanhf(x[k]);
 }
+FR_BY_WIDTH_COPIES(void, fr_act_rows_f, (float *x, ptrdiff_t n, int relu), (x, n, relu))
+
+/* The outputs a cell's forward row loop writes besides its state and h_t, given as a literal so that the loop is
+ * compiled once for each set and tests nothing: the training stash, h_t into the next step's stash, and the
+ * non-finite check's sum (lstm.h's fr_lstm_forward_outs says why). */
+enum { FR_STASH = 1, FR_NEXT = 2, FR_CHECK = 4 };
 
 /* 1 when none of x[0:n] is NaN or infinite: x - x is 0 for a finite x and NaN otherwise, and OR-ing the NaN
  * tests is an integer reduction, which vectorises (a sum of the values would be one serial chain of additions).
  * Baseline x86-64 compiles the test to scalar ucomisd: after every layer and pass the kernels check all their
- * outputs, 2% of a small GRU's training step; the clones run it in vectors. */
+ * outputs, 2% of a small GRU's training step; the wider copies run it in vectors. */
 #define FR_ALL_FINITE(T, NAME)                                                                                 \
-static inline FR_DISPATCH int NAME(const T *x, ptrdiff_t n) {                                                  \
+FR_INLINE int NAME##_body(const T *x, ptrdiff_t n) {                                                           \
     int bad = 0;                                                                                               \
     for (ptrdiff_t k = 0; k < n; k++) {                                                                        \
         T d = x[k] - x[k];                                                                                     \
         bad |= d != d;                                                                                         \
     }                                                                                                          \
     return !bad;                                                                                               \
-}
+}                                                                                                              \
+FR_BY_WIDTH_COPIES(int, NAME, (const T *x, ptrdiff_t n), (x, n))
 FR_ALL_FINITE(double, fr_all_finite)
 FR_ALL_FINITE(float, fr_all_finite_f)
 

@@ -21,7 +21,7 @@
  *
  * GCC's vector extensions give the vectors, as wide as the CPU's registers: the product is compiled three times,
  * with vectors of 64 bytes for AVX-512 (x86-64-v4), 32 for AVX2 with FMA (x86-64-v3) and 16 for any other CPU,
- * and fr_vector_bytes picks one when a module first multiplies. One source with 64-byte vectors for every clone
+ * and _fastmath.h's fr_vector_bytes picks one for the process. One source with 64-byte vectors for every clone
  * (target_clones) left GCC to emulate them on AVX2 through the stack: 1.7 GFLOP/s in float32 on this machine's
  * AVX2 clone (m 32, n 256, k 72), against 108 with 32-byte vectors and 115 with 64 on AVX-512. Measured against
  * scipy's OpenBLAS
@@ -43,40 +43,22 @@
 #define FR_MR 4
 #define FR_KC 128
 
-/* The width of the vectors the products run on, in bytes: the widest the CPU has, or a narrower one that the
- * environment variable FASTRNN_VECTOR_BYTES (16 or 32) asks for, so that a narrower CPU's code can be tested and
- * timed on a wider one. Fixed at the first call, so that every product of the process, and the layout that
- * fr_pack gives its B, use the same (threads that race to the first call compute the same value). */
-static __attribute__((unused)) int fr_vector_bytes(void) {
-    static int bytes;
-    if (bytes == 0) {
-        int widest = 16;
-#ifdef FR_WIDTHS
-        widest = FR_CPU_64 ? 64 : FR_CPU_32 ? 32 : 16;
-#endif
-        const char *asked = getenv("FASTRNN_VECTOR_BYTES");
-        int narrower = asked ? atoi(asked) : 0;
-        bytes = (narrower == 16 || narrower == 32) && narrower < widest ? narrower : widest;
-    }
-    return bytes;
-}
-
 /* Per dtype T and vector width VB (bytes), compiled for TARGET: Bp = B (k, n) in strips (fr_pack_*), and C += A @ B \
  * (fr_gemm_*). */                                                                                             \
 #define FR_GEMM(T, SUFFIX, VB, TARGET)                                                                         \
 typedef T fr_vec_##SUFFIX __attribute__((vector_size(VB)));                                                    \
 enum { FR_NR_##SUFFIX = 2 * VB / (int)sizeof(T) };                                                             \
                                                                                                                \
-/* Bp (strips of k rows by NR) = [B1; B2]^T when trans_b (B1 given as (n, k1), B2 as (n, k - k1)), else [B1; B2]\
+/* Bp (strips of k rows by NR) = [B1; B2]^T when trans_b (B1 given as (n, k1), B2 as (n, k - k1)), else [B1; B2] \
  * (B1 (k1, n), B2 (k - k1, n)), zero-padded; NULL if no memory. B2 may be NULL (k1 = k): one matrix. Two, so  \
  * that a step multiplies [x_t, h_{t-1}] by [W_ih; W_hh] in one pass (fr_gemm). Strip by strip, so that what a \
- * strip reads stays in the L1 cache: with trans_b, a column of its NR rows of B at a time, each row's cache line\
- * serving the next columns (row by row over all of B, every read was a cache line of its own: 2.6% of the large\
+ * strip reads stays in the L1 cache: with trans_b, a column of its NR rows of B at a time, each row's cache line \
+ * serving the next columns (row by row over all of B, every read was a cache line of its own: 2.6% of the large \
  * LSTM's forward). */                                                                                         \
 static __attribute__((unused)) T *fr_pack_##SUFFIX(int trans_b, ptrdiff_t k, ptrdiff_t n, ptrdiff_t k1,        \
                                                   const T *B1, const T *B2) {                                  \
     ptrdiff_t strips = (n + FR_NR_##SUFFIX - 1) / FR_NR_##SUFFIX;                                              \
-    T *Bp = (T *)calloc((size_t)(strips * k * FR_NR_##SUFFIX > 0 ? strips * k * FR_NR_##SUFFIX : 1), sizeof(T));\
+    T *Bp = (T *)calloc((size_t)(strips * k * FR_NR_##SUFFIX > 0 ? strips * k * FR_NR_##SUFFIX : 1), sizeof(T)); \
     if (Bp == NULL) return NULL;                                                                               \
     for (ptrdiff_t s = 0; s < strips; s++) {                                                                   \
         ptrdiff_t c0 = s * FR_NR_##SUFFIX, nc = n - c0 < FR_NR_##SUFFIX ? n - c0 : FR_NR_##SUFFIX;             \
@@ -93,7 +75,7 @@ static __attribute__((unused)) T *fr_pack_##SUFFIX(int trans_b, ptrdiff_t k, ptr
     return Bp;                                                                                                 \
 }                                                                                                              \
                                                                                                                \
-/* acc[r] += A's row r (element kk at A[r * ar + kk * ak]) times the strip's k rows, for the mr rows of a block\
+/* acc[r] += A's row r (element kk at A[r * ar + kk * ak]) times the strip's k rows, for the mr rows of a block \
  * (fr_block). */                                                                                              \
 FR_INLINE void fr_acc_##SUFFIX(int mr, int half, ptrdiff_t k, const T *A, ptrdiff_t ar, ptrdiff_t ak,          \
                                const T *strip, ptrdiff_t bk, fr_vec_##SUFFIX acc[FR_MR][2]) {                  \
@@ -110,11 +92,11 @@ FR_INLINE void fr_acc_##SUFFIX(int mr, int half, ptrdiff_t k, const T *A, ptrdif
 }                                                                                                              \
                                                                                                                \
 /* mr (<= FR_MR, a constant once inlined) rows by one strip, k + k2 rows of it; only nc columns of C are real. \
- * Element (r, kk) of the block's A is A[r * ar + kk * ak] for kk < k, then A2[r * ar2 + kk - k] for the strip's\
+ * Element (r, kk) of the block's A is A[r * ar + kk * ak] for kk < k, then A2[r * ar2 + kk - k] for the strip's \
  * next k2 rows (none when k2 = 0). A half block (half, a constant too) reads and computes the strip's first   \
  * vector only. It loads 5 values per 4 multiply-adds of a vector where a whole block loads 6 per 8; fr_panel  \
- * keeps it for a last strip of half a strip or less. At m = 32, k = 50 (1 thread, min of 7 runs) against a whole\
- * last strip: in double n = 56 3.9 -> 3.5 us, n = 150 9.7 -> 9.3, n = 200 12.6 -> 12.3; in float n = 200 6.5 ->\
+ * keeps it for a last strip of half a strip or less. At m = 32, k = 50 (1 thread, min of 7 runs) against a whole \
+ * last strip: in double n = 56 3.9 -> 3.5 us, n = 150 9.7 -> 9.3, n = 200 12.6 -> 12.3; in float n = 200 6.5 -> \
  * 6.3 (a tiny LSTM float32's inference 0.953 of its time in A/B). An earlier GCC 12 build compiled the float  \
  * strips 2-6% slower with it; this one does not (small and medium LSTM float32 1.000-1.002). */               \
 FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, const T *A, ptrdiff_t ar,        \
@@ -122,9 +104,9 @@ FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, co
                                  ptrdiff_t bk, T *C, ptrdiff_t ldc, int add) {                                 \
     fr_vec_##SUFFIX acc[FR_MR][2];                                                                             \
     for (int r = 0; r < FR_MR; r++) acc[r][0] = acc[r][1] = (fr_vec_##SUFFIX){0};                              \
-    /* The block's rows of C (up to 3 cache lines each) are fetched while the k loop runs: a step's rows of C are\
-     * often in the L3 cache or memory by now (BLAS's input projection wrote them long before, or nothing touched\
-     * them since the last call), and waiting for them after the loop cost 15-20% (measured adding to a cold C,\
+    /* The block's rows of C (up to 3 cache lines each) are fetched while the k loop runs: a step's rows of C are \
+     * often in the L3 cache or memory by now (BLAS's input projection wrote them long before, or nothing touched \
+     * them since the last call), and waiting for them after the loop cost 15-20% (measured adding to a cold C, \
      * m 64, n 1024, k 256: float32 90 -> 106, float64 43 -> 53 GFLOP/s). */                                   \
     for (int r = 0; r < mr; r++) {                                                                             \
         __builtin_prefetch(C + r * ldc, 1);                                                                    \
@@ -133,8 +115,8 @@ FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, co
     }                                                                                                          \
     fr_acc_##SUFFIX(mr, half, k, A, ar, ak, strip, bk, acc);                                                   \
     fr_acc_##SUFFIX(mr, half, k2, A2, ar2, 1, strip + k * bk, bk, acc);                                        \
-    /* A whole strip's row goes out as two vectors; a partial one through an array, whose copy of variable size\
-     * is a call of libc's memcpy per row (that call made the overwriting product, add = 0, which the backward's\
+    /* A whole strip's row goes out as two vectors; a partial one through an array, whose copy of variable size \
+     * is a call of libc's memcpy per row (that call made the overwriting product, add = 0, which the backward's \
      * dh_{t-1} and the GRU's u are, 15% slower than the adding one). */                                       \
     for (int r = 0; r < mr; r++) {                                                                             \
         T *c = C + r * ldc;                                                                                    \
@@ -162,7 +144,7 @@ FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, co
 /* Every row block of C[:, 0 : nc] against one strip, k + k2 rows of it, A and A2 read as fr_block reads them; \
  * row kk of the strip starts at strip + kk * bk. Then a whole strip, or for a last strip of NR / 2 columns or \
  * fewer, a half one (see fr_block). */                                                                        \
-FR_INLINE void fr_panel_##SUFFIX(ptrdiff_t m, ptrdiff_t nc, ptrdiff_t k, const T *A, ptrdiff_t ar, ptrdiff_t ak,\
+FR_INLINE void fr_panel_##SUFFIX(ptrdiff_t m, ptrdiff_t nc, ptrdiff_t k, const T *A, ptrdiff_t ar, ptrdiff_t ak, \
                                  ptrdiff_t k2, const T *A2, ptrdiff_t ar2, const T *strip, ptrdiff_t bk, T *C, \
                                  ptrdiff_t ldc, int add) {                                                     \
     ptrdiff_t j = 0;                                                                                           \
@@ -191,7 +173,7 @@ FR_INLINE void fr_panel_##SUFFIX(ptrdiff_t m, ptrdiff_t nc, ptrdiff_t k, const T
 }                                                                                                              \
                                                                                                                \
 /* One row, c (n) += [a (k), a2 (k2)] @ B (or =, as fr_gemm). A block of one row has two accumulators, each    \
- * multiply-add waiting on the one before it, so strip after strip runs at the FMA latency; four strips at once\
+ * multiply-add waiting on the one before it, so strip after strip runs at the FMA latency; four strips at once \
  * keep eight chains in flight, and the row runs at the L2 cache's bandwidth (B is read once per row, nothing  \
  * reuses it). Measured at 1 thread against OpenBLAS's GEMV on B in the L2 cache: k 128, n 512 in float32 2.7  \
  * against 4.3 us, in float64 5.0 against 6.5 us. A last 1 to 3 strips, and a partial one, run as blocks. */   \
@@ -206,7 +188,7 @@ FR_INLINE void fr_row_acc_##SUFFIX(ptrdiff_t k, const T *a, const T *strips, ptr
         }                                                                                                      \
 }                                                                                                              \
                                                                                                                \
-FR_INLINE void fr_row_##SUFFIX(ptrdiff_t n, ptrdiff_t k, const T *a, ptrdiff_t k2, const T *a2, const T *Bp, T *c,\
+FR_INLINE void fr_row_##SUFFIX(ptrdiff_t n, ptrdiff_t k, const T *a, ptrdiff_t k2, const T *a2, const T *Bp, T *c, \
                                int add) {                                                                      \
     enum { NR = FR_NR_##SUFFIX, V = FR_NR_##SUFFIX / 2 };                                                      \
     ptrdiff_t c0 = 0, ks = k + k2;                                                                             \
@@ -230,7 +212,7 @@ FR_INLINE void fr_row_##SUFFIX(ptrdiff_t n, ptrdiff_t k, const T *a, ptrdiff_t k
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
-/* C (m, n) += [A (m, k), A2 (m, k2)] @ B when add, C = [A, A2] @ B otherwise (C's old values, NaN included, are\
+/* C (m, n) += [A (m, k), A2 (m, k2)] @ B when add, C = [A, A2] @ B otherwise (C's old values, NaN included, are \
  * not read), with Bp from fr_pack_*(.., k + k2, n, ..) of B's k + k2 rows. k2 = 0 (A2 NULL): C += A @ B. */   \
 static inline TARGET void fr_gemm_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A, ptrdiff_t lda,   \
         ptrdiff_t k2, const T *A2, ptrdiff_t lda2, const T *Bp, T *C, ptrdiff_t ldc, int add) {                \
@@ -252,13 +234,13 @@ static inline TARGET void fr_gemm_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
 }                                                                                                              \
                                                                                                                \
 /* C (m, n) += A^T B (or =, as fr_gemm) for A (k, m) and B (k, n) row-major, neither laid out: the backward's  \
- * weight gradients da^T [x, h_{t-1}, 1] over all the packed rows, k = P. BLAS copies both into its panel layout\
- * first, and at k = 32,000 the copies cost about half as much as the multiply-adds. Here the k rows go in chunks\
- * of FR_KC, whose rows of A and B stay in the cache while every register block of C walks them; B's strips are\
- * read in place, a last partial one through a zero-padded copy so that no load runs past B (a last half strip is\
+ * weight gradients da^T [x, h_{t-1}, 1] over all the packed rows, k = P. BLAS copies both into its panel layout \
+ * first, and at k = 32,000 the copies cost about half as much as the multiply-adds. Here the k rows go in chunks \
+ * of FR_KC, whose rows of A and B stay in the cache while every register block of C walks them; B's strips are \
+ * read in place, a last partial one through a zero-padded copy so that no load runs past B (a last half strip is \
  * read in place: the half block loads its first vector only). The kernels' stash pads B's rows to whole or    \
  * half strips (_steps.pxd), so that no copy is made. Measured against OpenBLAS at 1 thread: m 128, n 145,     \
- * k 32000 (a long RNN's dW) float32 85 against 56 GFLOP/s, float64 40 against 35; m 512 float32 87 against 72. */\
+ * k 32000 (a long RNN's dW) float32 85 against 56 GFLOP/s, float64 40 against 35; m 512 float32 87 against 72. */ \
 static inline TARGET void fr_gemm_tn_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A,               \
         ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C, ptrdiff_t ldc, int add) {                              \
     enum { NR = FR_NR_##SUFFIX };                                                                              \
@@ -287,11 +269,6 @@ FR_GEMM(float, f64, 64, FR_TARGET_64)
 FR_GEMM(double, d64, 64, FR_TARGET_64)
 FR_GEMM(float, f32, 32, FR_TARGET_32)
 FR_GEMM(double, d32, 32, FR_TARGET_32)
-/* NAME's copy for fr_vector_bytes's width, called with ARGS (parenthesised): an expression of NAME's type. */
-#define FR_BY_WIDTH(NAME, ARGS)                                                                                \
-    (fr_vector_bytes() == 64 ? NAME##64 ARGS : fr_vector_bytes() == 32 ? NAME##32 ARGS : NAME##16 ARGS)
-#else
-#define FR_BY_WIDTH(NAME, ARGS) NAME##16 ARGS
 #endif
 FR_GEMM(float, f16, 16, )
 FR_GEMM(double, d16, 16, )
@@ -303,7 +280,7 @@ static __attribute__((unused)) T *fr_pack_##S(int trans_b, ptrdiff_t k, ptrdiff_
     return FR_BY_WIDTH(fr_pack_##S, (trans_b, k, n, k1, B1, B2));                                              \
 }                                                                                                              \
                                                                                                                \
-static inline void fr_gemm_##S(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A, ptrdiff_t lda, ptrdiff_t k2,  \
+static inline void fr_gemm_##S(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A, ptrdiff_t lda, ptrdiff_t k2, \
                                const T *A2, ptrdiff_t lda2, const T *Bp, T *C, ptrdiff_t ldc, int add) {       \
     FR_BY_WIDTH(fr_gemm_##S, (m, n, k, A, lda, k2, A2, lda2, Bp, C, ldc, add));                                \
 }                                                                                                              \
@@ -364,13 +341,13 @@ FR_INLINE void fr_lane_sums_f(const fr_v8f a[8], fr_v8f *sums) {
 }
 
 #define FR_DOTS(T, S, VEC, R)                                                                                  \
-/* acc[r] += W[r, :] * x lane-wise for R rows of W (k apart), with the k % R last columns' products summed in   \
- * tail[r] instead, so that no load runs past a row. R is a constant, so that acc stays in registers. Each      \
- * iteration also asks for its share of the next R rows (prefetch past the end of W is harmless): rows that do   \
- * not start on a 32-byte boundary make every other load straddle two cache lines, and the product waited on    \
- * the L2 cache (H = 64 in float64: 1.9 us with W 16 bytes past the boundary, 1.7 with the prefetch, 1.4 on     \
+/* acc[r] += W[r, :] * x lane-wise for R rows of W (k apart), with the k % R last columns' products summed in  \
+ * tail[r] instead, so that no load runs past a row. R is a constant, so that acc stays in registers. Each     \
+ * iteration also asks for its share of the next R rows (prefetch past the end of W is harmless): rows that do \
+ * not start on a 32-byte boundary make every other load straddle two cache lines, and the product waited on   \
+ * the L2 cache (H = 64 in float64: 1.9 us with W 16 bytes past the boundary, 1.7 with the prefetch, 1.4 on    \
  * the boundary, where it changes nothing). */                                                                 \
-FR_INLINE void fr_dots_part_##S(const T *W, ptrdiff_t k, const T *x, VEC acc[R], T tail[R]) {                 \
+FR_INLINE void fr_dots_part_##S(const T *W, ptrdiff_t k, const T *x, VEC acc[R], T tail[R]) {                  \
     ptrdiff_t kk = 0;                                                                                          \
     for (; kk + R <= k; kk += R) {                                                                             \
         VEC xv, w;                                                                                             \
@@ -403,8 +380,8 @@ FR_INLINE T fr_dot_##S(const T *W, ptrdiff_t k, const T *x) {                   
                                                                                                                \
 /* y (n, m) = x1 (n, k1) @ W1^T + x2 (n, k2) @ W2^T, all row-major and contiguous, W1 (m, k1) and W2 (m, k2);  \
  * without the second term when W2 is NULL. */                                                                 \
-static inline FR_DISPATCH void fr_dots_##S(ptrdiff_t n, ptrdiff_t m, const T *W1, ptrdiff_t k1, const T *x1,  \
-                                           const T *W2, ptrdiff_t k2, const T *x2, T *y) {                     \
+FR_INLINE void fr_dots_##S##_body(ptrdiff_t n, ptrdiff_t m, const T *W1, ptrdiff_t k1, const T *x1,            \
+                                    const T *W2, ptrdiff_t k2, const T *x2, T *y) {                            \
     int tails = (k1 % R) || (W2 && k2 % R);                                                                    \
     ptrdiff_t r0 = 0;                                                                                          \
     for (; r0 + R <= m; r0 += R)                                                                               \
@@ -429,7 +406,10 @@ static inline FR_DISPATCH void fr_dots_##S(ptrdiff_t n, ptrdiff_t m, const T *W1
         for (ptrdiff_t j = 0; j < n; j++)                                                                      \
             y[j * m + r0] = fr_dot_##S(W1 + r0 * k1, k1, x1 + j * k1)                                          \
                           + (W2 ? fr_dot_##S(W2 + r0 * k2, k2, x2 + j * k2) : 0);                              \
-}
+}                                                                                                              \
+FR_BY_WIDTH_COPIES(void, fr_dots_##S, (ptrdiff_t n, ptrdiff_t m, const T *W1, ptrdiff_t k1, const T *x1,       \
+                                       const T *W2, ptrdiff_t k2, const T *x2, T *y),                          \
+                   (n, m, W1, k1, x1, W2, k2, x2, y))
 
 FR_DOTS(double, d, fr_v4d, 4)
 FR_DOTS(float, f, fr_v8f, 8)

@@ -26,13 +26,13 @@ def tanh_check(const floating[::1] x):
 
 
 def sigmoid_rows_check(floating[::1] x):
-    """sigmoid_rows on x in place (the clone for this CPU)."""
+    """sigmoid_rows on x in place (the copy for this process's vector width)."""
     with nogil:
         sigmoid_rows(&x[0] if x.shape[0] else NULL, x.shape[0])
 
 
 def act_rows_check(floating[::1] x, bint use_relu):
-    """act_rows on x in place (the clone for this CPU)."""
+    """act_rows on x in place (the copy for this process's vector width)."""
     with nogil:
         act_rows(&x[0] if x.shape[0] else NULL, x.shape[0], use_relu)
 

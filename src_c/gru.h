@@ -2,8 +2,8 @@
  * docstring). Shared by the sequence kernels (gru.pyx) and the streaming step (stream.pyx), so that both compute
  * the same numbers.
  *
- * Each function is one pass over the step's rows, dispatched like _fastmath.h's row functions (FR_DISPATCH), so
- * that the loop, with its activations inlined, runs on the CPU's widest vectors.
+ * Each function is one pass over the step's rows, compiled once per vector width (_fastmath.h's
+ * FR_BY_WIDTH_COPIES), so that the loop, with its activations inlined, runs on the CPU's widest vectors.
  *
  * Rows are contiguous: row j of a (b, 3H) array starts at j * 3H, of a (b, H) array at j * H.
  */
@@ -14,8 +14,9 @@
 
 #define FR_GRU(T, S, SIG, ACT, DACT, DSIG, SIG_ROWS, ACT_ROWS)                                                 \
                                                                                                                \
-/* Units 0 : n of each of b rows H units long. */                                                              \
-FR_INLINE void fr_gru_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, ptrdiff_t n, T *restrict a,          \
+/* Units 0 : n of each of b rows H units long, writing the outputs that `out` names (_fastmath.h's FR_STASH,   \
+ * FR_CHECK). */                                                                                               \
+FR_INLINE void fr_gru_forward_rows_##S(int relu, int out, ptrdiff_t b, ptrdiff_t H, ptrdiff_t n, T *restrict a, \
         const T *restrict bias, const T *restrict u, const T *restrict b_hn, const T *restrict h_prev,         \
         T *restrict y, T *restrict ah_n, T *restrict h_stash, T *restrict nan_sum) {                           \
     for (ptrdiff_t j = 0; j < b; j++, a += 3 * H, u += 3 * H) {                                                \
@@ -30,18 +31,18 @@ FR_INLINE void fr_gru_forward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, ptrdi
             T hp = h_prev[p];                                                                                  \
             T h_t = (1 - z) * n + z * hp;                                                                      \
             y[p] = h_t;                                                                                        \
-            if (ah_n) ah_n[p] = ahn;                                                                           \
-            if (h_stash) h_stash[p] = hp;                                                                      \
-            if (nan_sum) nan_sum[k] += h_t * 0;                                                                \
+            if (out & FR_STASH) ah_n[p] = ahn;                                                                 \
+            if (out & FR_STASH) h_stash[p] = hp;                                                               \
+            if (out & FR_CHECK) nan_sum[k] += h_t * 0;                                                         \
         }                                                                                                      \
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
 /* Units k0 : H of every row, where H - k0 is less than a vector, gathered into one row of up to 64 units padded \
- * to whole vectors, computed by the same loop, and put back: GCC 12 runs a row's last units as scalar code (as  \
+ * to whole vectors, computed by the same loop, and put back: GCC 12 runs a row's last units as scalar code (as \
  * lstm.h's fr_lstm_forward_tails; at H = 50 the GRU's pass took 4.4-4.7 ns a unit against 3.4 at H = 48). */  \
-FR_INLINE void fr_gru_forward_tails_##S(int relu, ptrdiff_t b, ptrdiff_t H, ptrdiff_t k0, T *a, const T *bias,  \
-                                        const T *u, const T *b_hn, const T *h_prev, T *y, T *ah_n, T *h_stash,  \
+FR_INLINE void fr_gru_forward_tails_##S(int relu, ptrdiff_t b, ptrdiff_t H, ptrdiff_t k0, T *a, const T *bias, \
+                                        const T *u, const T *b_hn, const T *h_prev, T *y, T *ah_n, T *h_stash, \
                                         T *nan_sum) {                                                          \
     enum { N = 64, V = 64 / (int)sizeof(T) };                                                                  \
     T ga[3 * N], gb[3 * N], gu[3 * N], gbn[N], ghp[N], gy[N], gah[N], ghs[N], gs[N];                           \
@@ -64,8 +65,8 @@ FR_INLINE void fr_gru_forward_tails_##S(int relu, ptrdiff_t b, ptrdiff_t H, ptrd
             gbn[v] = ghp[v] = 0;                                                                               \
         }                                                                                                      \
         for (ptrdiff_t v = 0; v < mp; v++) gs[v] = 0;                                                          \
-        if (relu) fr_gru_forward_rows_##S(1, 1, mp, mp, ga, gb, gu, gbn, ghp, gy, gah, ghs, gs);               \
-        else fr_gru_forward_rows_##S(0, 1, mp, mp, ga, gb, gu, gbn, ghp, gy, gah, ghs, gs);                    \
+        if (relu) fr_gru_forward_rows_##S(1, FR_STASH | FR_CHECK, 1, mp, mp, ga, gb, gu, gbn, ghp, gy, gah, ghs, gs); \
+        else fr_gru_forward_rows_##S(0, FR_STASH | FR_CHECK, 1, mp, mp, ga, gb, gu, gbn, ghp, gy, gah, ghs, gs); \
         for (ptrdiff_t jj = 0, v = 0; jj < rows; jj++)                                                         \
             for (ptrdiff_t q = 0; q < r; q++, v++) {                                                           \
                 ptrdiff_t j = j0 + jj, k = k0 + q;                                                             \
@@ -81,7 +82,7 @@ FR_INLINE void fr_gru_forward_tails_##S(int relu, ptrdiff_t b, ptrdiff_t H, ptrd
 /* The same, gate by gate, for fewer units than one vector holds (H = 8 in float): GCC vectorises the loop above \
  * across k only, and left it scalar there, slower than these calls of the row functions on whole gate blocks. */ \
 FR_INLINE void fr_gru_forward_gates_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a, const T *restrict bias, \
-        const T *restrict u, const T *restrict b_hn, const T *restrict h_prev, T *restrict y, T *restrict ah_n,  \
+        const T *restrict u, const T *restrict b_hn, const T *restrict h_prev, T *restrict y, T *restrict ah_n, \
         T *restrict h_stash, T *restrict nan_sum) {                                                            \
     for (ptrdiff_t j = 0; j < b; j++, a += 3 * H, u += 3 * H, h_prev += H, y += H) {                           \
         for (ptrdiff_t k = 0; k < 2 * H; k++) a[k] += bias[k] + u[k];                                          \
@@ -97,14 +98,28 @@ FR_INLINE void fr_gru_forward_gates_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *r
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
+/* The row loop with literal flags, one loop for each set of outputs, as lstm.h's fr_lstm_forward_outs (27.8 ns \
+ * a unit for AVX2 against 2.5 without the training stash, float, b 32, H 64). */                              \
+FR_INLINE void fr_gru_forward_outs_##S(int relu, ptrdiff_t b, ptrdiff_t H, ptrdiff_t n, T *a, const T *bias,   \
+                                       const T *u, const T *b_hn, const T *h_prev, T *y, T *ah_n, T *h_stash,  \
+                                       T *nan_sum) {                                                           \
+    if (ah_n)                                                                                                  \
+        fr_gru_forward_rows_##S(relu, FR_STASH | FR_CHECK, b, H, n, a, bias, u, b_hn, h_prev, y, ah_n, h_stash, \
+                                nan_sum);                                                                      \
+    else if (nan_sum)                                                                                          \
+        fr_gru_forward_rows_##S(relu, FR_CHECK, b, H, n, a, bias, u, b_hn, h_prev, y, NULL, NULL, nan_sum);    \
+    else                                                                                                       \
+        fr_gru_forward_rows_##S(relu, 0, b, H, n, a, bias, u, b_hn, h_prev, y, NULL, NULL, NULL);              \
+}                                                                                                              \
+                                                                                                               \
 /* Forward, b rows. a (b, 3H) in: the product W_ih x_t, out: gates [r, z, n]; bias (3H): b_ih + [b_hr, b_hz, 0]; \
- * u (b, 3H): W_hh h_{t-1} (without b_hh); b_hn (H); h_prev (b, H): h_{t-1}; y (b, H) out: h_t. The training    \
+ * u (b, 3H): W_hh h_{t-1} (without b_hh); b_hn (H); h_prev (b, H): h_{t-1}; y (b, H) out: h_t. The training   \
  * stash, unless ah_n is NULL (then both are): ah_n (b, H) out: W_hn h_{t-1} + b_hn; h_stash (b, H) out: h_{t-1}, \
  * written as the pass reads it (a copy of its own was a pass more over the rows). nan_sum (H) in and out, NULL \
  * only when ah_n is: h_t * 0 added, which stays 0 while every h_t is finite and is NaN from a NaN or an infinite \
  * one on, so that the kernel need not read Y again to check it. */                                            \
-FR_ROWS fr_gru_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *bias, const T *u, const T *b_hn, \
-                           const T *h_prev, T *y, T *ah_n, T *h_stash, T *nan_sum) {                           \
+FR_INLINE void fr_gru_forward_##S##_body(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *bias, const T *u,  \
+                                         const T *b_hn, const T *h_prev, T *y, T *ah_n, T *h_stash, T *nan_sum) { \
     if (H < 64 / (ptrdiff_t)sizeof(T)) {                                                                       \
         fr_gru_forward_gates_##S(relu, b, H, a, bias, u, b_hn, h_prev, y, ah_n, h_stash, nan_sum);             \
         return;                                                                                                \
@@ -113,16 +128,15 @@ FR_ROWS fr_gru_forward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *bi
     ptrdiff_t n = H, V = 64 / (ptrdiff_t)sizeof(T), r = H % V;                                                 \
     if (r % (V / 2) && b * r >= V) {                                                                           \
         n = H - r;                                                                                             \
-        fr_gru_forward_tails_##S(relu, b, H, n, a, bias, u, b_hn, h_prev, y, ah_n, h_stash, nan_sum);           \
+        fr_gru_forward_tails_##S(relu, b, H, n, a, bias, u, b_hn, h_prev, y, ah_n, h_stash, nan_sum);          \
     }                                                                                                          \
-    /* Literal flags, so that each call below is its own loop, with no test inside it. */                      \
-    if (relu && ah_n) fr_gru_forward_rows_##S(1, b, H, n, a, bias, u, b_hn, h_prev, y, ah_n, h_stash, nan_sum); \
-    else if (ah_n) fr_gru_forward_rows_##S(0, b, H, n, a, bias, u, b_hn, h_prev, y, ah_n, h_stash, nan_sum);   \
-    else if (relu && nan_sum) fr_gru_forward_rows_##S(1, b, H, n, a, bias, u, b_hn, h_prev, y, NULL, NULL, nan_sum); \
-    else if (nan_sum) fr_gru_forward_rows_##S(0, b, H, n, a, bias, u, b_hn, h_prev, y, NULL, NULL, nan_sum);   \
-    else if (relu) fr_gru_forward_rows_##S(1, b, H, n, a, bias, u, b_hn, h_prev, y, NULL, NULL, NULL);         \
-    else fr_gru_forward_rows_##S(0, b, H, n, a, bias, u, b_hn, h_prev, y, NULL, NULL, NULL);                   \
+    if (relu) fr_gru_forward_outs_##S(1, b, H, n, a, bias, u, b_hn, h_prev, y, ah_n, h_stash, nan_sum);        \
+    else fr_gru_forward_outs_##S(0, b, H, n, a, bias, u, b_hn, h_prev, y, ah_n, h_stash, nan_sum);             \
 }                                                                                                              \
+FR_BY_WIDTH_COPIES(void, fr_gru_forward_##S, (int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *bias,         \
+                                              const T *u, const T *b_hn, const T *h_prev, T *y, T *ah_n,       \
+                                              T *h_stash, T *nan_sum),                                         \
+                   (relu, b, H, a, bias, u, b_hn, h_prev, y, ah_n, h_stash, nan_sum))                          \
                                                                                                                \
 FR_INLINE void fr_gru_backward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *restrict a,                     \
         const T *restrict h_prev, const T *restrict ah_n, const T *restrict dy, T *restrict dh,                \
@@ -146,9 +160,9 @@ FR_INLINE void fr_gru_backward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *r
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
-/* db_ih += dax's rows, db_hh += dah's rows (b, 3H): the bias gradients, summed at each step while its rows are  \
+/* db_ih += dax's rows, db_hh += dah's rows (b, 3H): the bias gradients, summed at each step while its rows are \
  * in the L1 cache (a pass over all P rows after the steps read them from memory again, and was a scalar loop). */ \
-FR_INLINE void fr_gru_bias_grads_##S(ptrdiff_t b, ptrdiff_t G, const T *restrict dax, const T *restrict dah,    \
+FR_INLINE void fr_gru_bias_grads_##S(ptrdiff_t b, ptrdiff_t G, const T *restrict dax, const T *restrict dah,   \
                                      T *restrict db_ih, T *restrict db_hh) {                                   \
     for (ptrdiff_t j = 0; j < b; j++, dax += G, dah += G)                                                      \
         for (ptrdiff_t k = 0; k < G; k++) {                                                                    \
@@ -158,17 +172,21 @@ FR_INLINE void fr_gru_bias_grads_##S(ptrdiff_t b, ptrdiff_t G, const T *restrict
 }                                                                                                              \
                                                                                                                \
 /* Backward, b rows. a (b, 3H) in: the stashed gates, out: dL/dax, in place, as lstm.h's backward; h_prev, ah_n \
- * (b, H): the stashed h_{t-1}, W_hn h_{t-1} + b_hn; dy (b, H): dL/dY at this step; dh (b, H) in: dL/dh_t from  \
+ * (b, H): the stashed h_{t-1}, W_hn h_{t-1} + b_hn; dy (b, H): dL/dY at this step; dh (b, H) in: dL/dh_t from \
  * step t+1, out: the direct part dh_t * z of dL/dh_{t-1}, to which the caller adds dah @ W_hh; dah (b, 3H) out: \
  * dL/dah; db_ih, db_hh (3H) the bias gradients, to which dax's and dah's rows are added. */                   \
-FR_ROWS fr_gru_backward_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *h_prev, const T *ah_n,          \
-                            const T *dy, T *dh, T *dah, T *db_ih, T *db_hh) {                                  \
+FR_INLINE void fr_gru_backward_##S##_body(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *h_prev, const T *ah_n, \
+                                        const T *dy, T *dh, T *dah, T *db_ih, T *db_hh) {                      \
     if (relu) fr_gru_backward_rows_##S(1, b, H, a, h_prev, ah_n, dy, dh, dah);                                 \
     else fr_gru_backward_rows_##S(0, b, H, a, h_prev, ah_n, dy, dh, dah);                                      \
     fr_gru_bias_grads_##S(b, 3 * H, a, dah, db_ih, db_hh);                                                     \
-}
+}                                                                                                              \
+FR_BY_WIDTH_COPIES(void, fr_gru_backward_##S, (int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *h_prev,      \
+                                               const T *ah_n, const T *dy, T *dh, T *dah, T *db_ih,            \
+                                               T *db_hh),                                                      \
+                   (relu, b, H, a, h_prev, ah_n, dy, dh, dah, db_ih, db_hh))
 
-FR_GRU(float, f, fr_sigmoidf, fr_actf, fr_dactf, fr_dsigmoidf, fr_sigmoid_rows_f, fr_act_rows_f)
-FR_GRU(double, d, fr_sigmoid, fr_act, fr_dact, fr_dsigmoid, fr_sigmoid_rows, fr_act_rows)
+FR_GRU(float, f, fr_sigmoidf, fr_actf, fr_dactf, fr_dsigmoidf, fr_sigmoid_rows_f_body, fr_act_rows_f_body)
+FR_GRU(double, d, fr_sigmoid, fr_act, fr_dact, fr_dsigmoid, fr_sigmoid_rows_body, fr_act_rows_body)
 
 #endif

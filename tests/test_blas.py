@@ -204,10 +204,11 @@ def test_dots_non_finite_stays_in_its_row(dtype):
 
 @pytest.mark.parametrize("width", ["16", "32"])
 def test_products_and_kernels_on_narrower_vectors(width):
-    # The own products are compiled for vectors of 64, 32 and 16 bytes, and a process runs the widest its CPU has
-    # (src_c/_gemm.h, fr_vector_bytes): the others run on other CPUs (AVX2, other architectures), with strips of
-    # their own width. FASTRNN_VECTOR_BYTES makes a process run a narrower one; this file's product checks and the
-    # kernels' tests (reference and finite differences, both dtypes) run in such a process, on each narrower width.
+    # The own products and the pointwise passes are compiled for vectors of 64, 32 and 16 bytes, and a process runs
+    # the widest its CPU has (src_c/_fastmath.h, fr_vector_bytes): the others run on other CPUs (AVX2, other
+    # architectures), the products with strips of their own width. FASTRNN_VECTOR_BYTES makes a process run a
+    # narrower one; this file's product checks, the activations' accuracy and the kernels' and streaming step's
+    # tests (reference and finite differences, both dtypes) run in such a process, on each narrower width.
     tests = Path(__file__).parent
     env = dict(os.environ, FASTRNN_VECTOR_BYTES=width)
     ask = [sys.executable, "-c", "from fastrnn._blas_check import vector_bytes; print(vector_bytes())"]
@@ -216,7 +217,8 @@ def test_products_and_kernels_on_narrower_vectors(width):
     assert widest in (16, 32, 64)
     assert used == min(int(width), widest)
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-k", "not narrower",
-                          str(tests / "test_blas.py"), str(tests / "test_kernels.py")],
+                          *(str(tests / name) for name in ("test_blas.py", "test_math.py", "test_kernels.py",
+                                                           "test_streaming.py"))],
                          env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert " passed" in run.stdout

@@ -1,5 +1,6 @@
 """The vectorisable activations of src_c/_fastmath.h against extended-precision NumPy: the scalar functions, and
-the row functions the kernels call (the clone for this CPU: AVX-512, AVX2 or baseline x86-64)."""
+the row functions the kernels call (the copy for this process's vector width: AVX-512, AVX2 or baseline x86-64;
+tests/test_blas.py runs this file on each narrower width too)."""
 import numpy as np
 import pytest
 

@@ -5,6 +5,7 @@
                                                                # of it the "large" shape
     python benchmarks/compare_torch.py --shapes small,medium --cells lstm --dtypes float32 --threads 1,2 \\
         --modes inference,training --json out.json
+    python benchmarks/compare_torch.py --quick --isa avx2      # both sides as on a CPU without AVX-512
 
 Needs torch (``python -m pip install -e ".[torch]"``, the pinned CPU build); without it, it says so and exits.
 
@@ -60,6 +61,7 @@ import os
 import platform
 import re
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -67,6 +69,7 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from fastrnn._blas_check import vector_bytes
 from fastrnn._stream import Stepper
 
 try:  # imported as benchmarks.compare_torch (asv discovery)
@@ -81,6 +84,16 @@ QUICK = dict(shapes=("tiny", "small", "medium", "stream", "probe"), cells=CELLS,
              modes=MODES)
 # Largest max |fastrnn - torch| accepted as "the same numbers", relative to max(1, max |torch|).
 TOLERANCE = {"float32": 2e-3, "float64": 1e-9}
+# --isa: the environment that makes both sides, and the BLAS under them, run the code of a narrower x86-64 CPU on a
+# wider one: fastrnn's copies for that vector width (src_c/_fastmath.h), PyTorch's kernels (ATen), oneDNN's and
+# MKL's, and scipy's OpenBLAS (its Haswell kernels are AVX2, Nehalem's SSE4.2). Each is read when its library
+# starts, so the script runs itself again with the environment set.
+ISA_ENV = {
+    "avx2": dict(FASTRNN_VECTOR_BYTES="32", ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2",
+                 MKL_ENABLE_INSTRUCTIONS="AVX2", OPENBLAS_CORETYPE="Haswell"),
+    "sse": dict(FASTRNN_VECTOR_BYTES="16", ATEN_CPU_CAPABILITY="default", ONEDNN_MAX_CPU_ISA="SSE41",
+                MKL_ENABLE_INSTRUCTIONS="SSE4_2", OPENBLAS_CORETYPE="Nehalem"),
+}
 
 
 # ---- timing ----
@@ -339,6 +352,8 @@ def parse_args(argv):
     p.add_argument("--settle", type=float, default=0.1, help="pause before every sample at >1 thread (0.1 s)")
     p.add_argument("--prewarm", type=float, default=0.05, help="untimed calls after each pause (0.05 s)")
     p.add_argument("--gemm-n", type=int, default=2048, help="size of the roofline GEMM (2048)")
+    p.add_argument("--isa", choices=("native",) + tuple(ISA_ENV), default="native",
+                   help="run both sides as on a CPU with at most AVX2 (avx2) or SSE4.2 (sse); x86-64 only")
     opts = p.parse_args(argv)
     defaults = QUICK if opts.quick else dict(shapes=tuple(SHAPES), cells=CELLS, dtypes=DTYPES, threads=(1, 2),
                                              modes=MODES)
@@ -381,8 +396,26 @@ def _blas_info():
             for i in threadpool_info() if i["user_api"] == "blas"]
 
 
+def _run_as_isa(isa, argv):
+    """Runs this script again with argv in the environment of ISA_ENV[isa]; returns its exit status. None when the
+    environment is already set (this is that run)."""
+    env = ISA_ENV[isa]
+    if all(os.environ.get(k) == v for k, v in env.items()):
+        return None
+    if platform.machine() not in ("x86_64", "AMD64"):
+        print(f"compare_torch: --isa {isa} is for x86-64 CPUs, not {platform.machine()}.")
+        return 2
+    sys.stdout.flush()
+    command = [sys.executable, os.path.abspath(__file__)] + list(sys.argv[1:] if argv is None else argv)
+    return subprocess.run(command, env=dict(os.environ, **env)).returncode
+
+
 def main(argv=None):
     opts = parse_args(argv)
+    if opts.isa != "native":
+        status = _run_as_isa(opts.isa, argv)
+        if status is not None:
+            return status
     try:
         import torch
     except ImportError:
@@ -400,8 +433,14 @@ def main(argv=None):
                 options={k: v for k, v in vars(opts).items() if k != "json"})
     print(f"fastrnn {meta['fastrnn']} vs torch {meta['torch']}; numpy {meta['numpy']}, scipy {meta['scipy']}; "
           f"{meta['processor']}, {meta['cpus']} CPUs; load average at start {meta['loadavg_start']}")
-    print("fastrnn's BLAS (scipy's): " + "; ".join(meta["blas"]) + f"; torch's BLAS: {meta['torch_blas']}, "
-          f"oneDNN {'on' if meta['torch_onednn'] else 'off'}")
+    if opts.isa != "native":
+        meta["isa_env"] = ISA_ENV[opts.isa]
+        shown = " ".join(f"{k}={v}" for k, v in ISA_ENV[opts.isa].items())
+        print(f"as a CPU with at most {opts.isa.upper()}: {shown}; torch's CPU capability "
+              f"{torch.backends.cpu.get_cpu_capability()}")
+    meta["vector_bytes"] = vector_bytes()
+    print(f"fastrnn's vectors: {meta['vector_bytes']} bytes; its BLAS (scipy's): " + "; ".join(meta["blas"])
+          + f"; torch's BLAS: {meta['torch_blas']}, oneDNN {'on' if meta['torch_onednn'] else 'off'}")
     load = meta["loadavg_start"]
     if load and load[0] > (os.cpu_count() or 1) - max(opts.threads) + 0.5:
         print(f"NOTE: load average {load[0]} on {meta['cpus']} CPUs before starting: other processes compete for "

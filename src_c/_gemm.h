@@ -141,35 +141,40 @@ FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, co
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
-/* Every row block of C[:, 0 : nc] against one strip, k + k2 rows of it, A and A2 read as fr_block reads them; \
- * row kk of the strip starts at strip + kk * bk. Then a whole strip, or for a last strip of NR / 2 columns or \
- * fewer, a half one (see fr_block). */                                                                        \
+/* The m rows of C[:, 0 : nc] against one strip, as fr_block reads A and A2: blocks of FR_MR rows, then of 2 and \
+ * 1 for the rest, each size a literal so that its accumulators stay in registers. Row by row, the last m %    \
+ * FR_MR rows (a packed batch's last sequences at the steps where some have ended) ran two chains of multiply- \
+ * adds each, at the FMA latency (1 thread, n 256, k 72, three alternating runs of the min of 30: float64 m 2  \
+ * 23 -> 27, m 7 42 -> 46 GFLOP/s, float32 m 3 62 -> 75; m 15 and 31 2-4% faster; m 32 the same). */           \
+FR_INLINE void fr_blocks_##SUFFIX(ptrdiff_t m, int half, ptrdiff_t nc, ptrdiff_t k, const T *A, ptrdiff_t ar,  \
+                                  ptrdiff_t ak, ptrdiff_t k2, const T *A2, ptrdiff_t ar2, const T *strip,      \
+                                  ptrdiff_t bk, T *C, ptrdiff_t ldc, int add) {                                \
+    ptrdiff_t j = 0;                                                                                           \
+    for (; j + FR_MR <= m; j += FR_MR)                                                                         \
+        fr_block_##SUFFIX(FR_MR, half, nc, k, A + j * ar, ar, ak, k2, A2 + j * ar2, ar2, strip, bk, C + j * ldc, \
+                          ldc, add);                                                                           \
+    for (; j + 2 <= m; j += 2)                                                                                 \
+        fr_block_##SUFFIX(2, half, nc, k, A + j * ar, ar, ak, k2, A2 + j * ar2, ar2, strip, bk, C + j * ldc,   \
+                          ldc, add);                                                                           \
+    if (j < m)                                                                                                 \
+        fr_block_##SUFFIX(1, half, nc, k, A + j * ar, ar, ak, k2, A2 + j * ar2, ar2, strip, bk, C + j * ldc,   \
+                          ldc, add);                                                                           \
+}                                                                                                              \
+                                                                                                               \
+/* Every row of C[:, 0 : nc] against one strip, k + k2 rows of it: a whole strip, or for a last strip of NR / 2 \
+ * columns or fewer, a half one (see fr_block). */                                                             \
 FR_INLINE void fr_panel_##SUFFIX(ptrdiff_t m, ptrdiff_t nc, ptrdiff_t k, const T *A, ptrdiff_t ar, ptrdiff_t ak, \
                                  ptrdiff_t k2, const T *A2, ptrdiff_t ar2, const T *strip, ptrdiff_t bk, T *C, \
                                  ptrdiff_t ldc, int add) {                                                     \
-    ptrdiff_t j = 0;                                                                                           \
-    if (nc <= FR_NR_##SUFFIX / 2) {                                                                            \
-        for (; j + FR_MR <= m; j += FR_MR)                                                                     \
-            fr_block_##SUFFIX(FR_MR, 1, nc, k, A + j * ar, ar, ak, k2, A2 + j * ar2, ar2, strip, bk,           \
-                              C + j * ldc, ldc, add);                                                          \
-        for (; j < m; j++)                                                                                     \
-            fr_block_##SUFFIX(1, 1, nc, k, A + j * ar, ar, ak, k2, A2 + j * ar2, ar2, strip, bk,               \
-                              C + j * ldc, ldc, add);                                                          \
-        return;                                                                                                \
-    }                                                                                                          \
     /* nc as a literal where the strip is whole, so that the block's partial-strip epilogue drops out of it:   \
      * with that path in it, GCC kept the accumulators in memory between the k loops and the epilogue          \
      * (m 32, n 256, k 72, 1 thread: float64 46 -> 52, float32 97 -> 111 GFLOP/s). */                          \
     if (nc == FR_NR_##SUFFIX)                                                                                  \
-        for (; j + FR_MR <= m; j += FR_MR)                                                                     \
-            fr_block_##SUFFIX(FR_MR, 0, FR_NR_##SUFFIX, k, A + j * ar, ar, ak, k2, A2 + j * ar2, ar2, strip,   \
-                              bk, C + j * ldc, ldc, add);                                                      \
-    for (; j + FR_MR <= m; j += FR_MR)                                                                         \
-        fr_block_##SUFFIX(FR_MR, 0, nc, k, A + j * ar, ar, ak, k2, A2 + j * ar2, ar2, strip, bk,               \
-                          C + j * ldc, ldc, add);                                                              \
-    for (; j < m; j++)                                                                                         \
-        fr_block_##SUFFIX(1, 0, nc, k, A + j * ar, ar, ak, k2, A2 + j * ar2, ar2, strip, bk,                   \
-                          C + j * ldc, ldc, add);                                                              \
+        fr_blocks_##SUFFIX(m, 0, FR_NR_##SUFFIX, k, A, ar, ak, k2, A2, ar2, strip, bk, C, ldc, add);           \
+    else if (nc <= FR_NR_##SUFFIX / 2)                                                                         \
+        fr_blocks_##SUFFIX(m, 1, nc, k, A, ar, ak, k2, A2, ar2, strip, bk, C, ldc, add);                       \
+    else                                                                                                       \
+        fr_blocks_##SUFFIX(m, 0, nc, k, A, ar, ak, k2, A2, ar2, strip, bk, C, ldc, add);                       \
 }                                                                                                              \
                                                                                                                \
 /* One row, c (n) += [a (k), a2 (k2)] @ B (or =, as fr_gemm). A block of one row has two accumulators, each    \

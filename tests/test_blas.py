@@ -73,8 +73,8 @@ def test_axpy(dtype, n):
     np.testing.assert_allclose(y, expected, **tol(dtype))
 
 
-# The kernels' own product (_gemm.h) works on register blocks of 4 rows and 32 (float) or 16 (double) columns:
-# shapes on, below and above those edges, and the LSTM's per-step shape.
+# The kernels' own product (_gemm.h) works on register blocks of 4 rows (the last m % 4 in blocks of 2 and 1) and
+# 32 (float) or 16 (double) columns: shapes on, below and above those edges, and the LSTM's per-step shape.
 # Block edges (rows by 4, columns by the strip width of 32 floats / 16 doubles), double's half strips (a last strip
 # of 4 columns or fewer: n = 17, 50, 4) and k past one chunk of FR_KC = 128 rows: 129 and 300 (a full chunk and a
 # partial one after it, whose products add to the first's).

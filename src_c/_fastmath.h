@@ -209,15 +209,18 @@ static __attribute__((unused)) int fr_vector_bytes(void) {
 #define FR_RETURN_void
 #define FR_RETURN_int return
 #ifdef FR_WIDTHS
-#define FR_WIDE_COPIES(RET, NAME, PARAMS, ARGS)                                                                \
-    static __attribute__((unused)) FR_TARGET_64 RET NAME##64 PARAMS { FR_RETURN_##RET NAME##_body ARGS; }      \
-    static __attribute__((unused)) FR_TARGET_32 RET NAME##32 PARAMS { FR_RETURN_##RET NAME##_body ARGS; }
+#define FR_WIDE_COPIES(RET, NAME, BODY, PARAMS, ARGS)                                                          \
+    static __attribute__((unused)) FR_TARGET_64 RET NAME##64 PARAMS { FR_RETURN_##RET BODY ARGS; }             \
+    static __attribute__((unused)) FR_TARGET_32 RET NAME##32 PARAMS { FR_RETURN_##RET BODY ARGS; }
 #else
-#define FR_WIDE_COPIES(RET, NAME, PARAMS, ARGS)
+#define FR_WIDE_COPIES(RET, NAME, BODY, PARAMS, ARGS)
 #endif
 #define FR_BY_WIDTH_COPIES(RET, NAME, PARAMS, ARGS)                                                            \
-    FR_WIDE_COPIES(RET, NAME, PARAMS, ARGS)                                                                    \
-    static __attribute__((unused)) RET NAME##16 PARAMS { FR_RETURN_##RET NAME##_body ARGS; }                   \
+    FR_BY_WIDTH_BODIES(RET, NAME, NAME##_body, NAME##_body, PARAMS, ARGS)
+/* The same with bodies of their own: WIDE for the copies of 64 and 32 bytes, NARROW for that of 16. */
+#define FR_BY_WIDTH_BODIES(RET, NAME, WIDE, NARROW, PARAMS, ARGS)                                              \
+    FR_WIDE_COPIES(RET, NAME, WIDE, PARAMS, ARGS)                                                              \
+    static __attribute__((unused)) RET NAME##16 PARAMS { FR_RETURN_##RET NARROW ARGS; }                        \
     static inline RET NAME PARAMS { FR_RETURN_##RET FR_BY_WIDTH(NAME, ARGS); }
 
 /* ---- whole rows, for the kernels' pointwise loops (here, and the cells' in lstm.h, gru.h, rnn.h) ---- */

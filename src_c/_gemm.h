@@ -316,61 +316,86 @@ FR_GEMM_WIDTH(double, d)
  * second pass over y. */
 typedef double fr_v4d __attribute__((vector_size(32)));
 typedef float fr_v8f __attribute__((vector_size(32)));
+typedef double fr_v2d __attribute__((vector_size(16)));
+typedef float fr_v4f __attribute__((vector_size(16)));
+/* FR_SHUFFLE_<vector type>(a, b, lanes...): lane i of the result is lane lanes[i] of a's lanes followed by b's. */
 #if defined(__clang__)
-#define FR_SHUFFLE_D(a, b, i, j, k, l) __builtin_shufflevector(a, b, i, j, k, l)
-#define FR_SHUFFLE_F(a, b, i, j, k, l, m, n, o, p) __builtin_shufflevector(a, b, i, j, k, l, m, n, o, p)
+#define FR_SHUFFLE_V4D(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#define FR_SHUFFLE_V8F(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#define FR_SHUFFLE_V2D(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#define FR_SHUFFLE_V4F(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
 #else
 typedef long long fr_m4d __attribute__((vector_size(32)));
 typedef int fr_m8f __attribute__((vector_size(32)));
-#define FR_SHUFFLE_D(a, b, i, j, k, l) __builtin_shuffle(a, b, (fr_m4d){i, j, k, l})
-#define FR_SHUFFLE_F(a, b, i, j, k, l, m, n, o, p) __builtin_shuffle(a, b, (fr_m8f){i, j, k, l, m, n, o, p})
+typedef long long fr_m2d __attribute__((vector_size(16)));
+typedef int fr_m4f __attribute__((vector_size(16)));
+#define FR_SHUFFLE_V4D(a, b, ...) __builtin_shuffle(a, b, (fr_m4d){__VA_ARGS__})
+#define FR_SHUFFLE_V8F(a, b, ...) __builtin_shuffle(a, b, (fr_m8f){__VA_ARGS__})
+#define FR_SHUFFLE_V2D(a, b, ...) __builtin_shuffle(a, b, (fr_m2d){__VA_ARGS__})
+#define FR_SHUFFLE_V4F(a, b, ...) __builtin_shuffle(a, b, (fr_m4f){__VA_ARGS__})
 #endif
 
 /* Lane r of the result: the sum of a[r]'s lanes. Round 1 adds neighbouring lanes of two vectors at a time, round 2
- * (and 3 for float) neighbouring pairs of those, each round halving the vectors. */
-FR_INLINE void fr_lane_sums_d(const fr_v4d a[4], fr_v4d *sums) {
-    fr_v4d t0 = FR_SHUFFLE_D(a[0], a[1], 0, 4, 2, 6) + FR_SHUFFLE_D(a[0], a[1], 1, 5, 3, 7);
-    fr_v4d t1 = FR_SHUFFLE_D(a[2], a[3], 0, 4, 2, 6) + FR_SHUFFLE_D(a[2], a[3], 1, 5, 3, 7);
-    *sums = FR_SHUFFLE_D(t0, t1, 0, 1, 4, 5) + FR_SHUFFLE_D(t0, t1, 2, 3, 6, 7);
+ * (and 3 for 8 lanes) neighbouring pairs of those, each round halving the vectors. */
+FR_INLINE void fr_lane_sums_v2d(const fr_v2d a[2], fr_v2d *sums) {
+    *sums = FR_SHUFFLE_V2D(a[0], a[1], 0, 2) + FR_SHUFFLE_V2D(a[0], a[1], 1, 3);
 }
 
-FR_INLINE void fr_lane_sums_f(const fr_v8f a[8], fr_v8f *sums) {
+#define FR_LANE_SUMS_4(V, SHUFFLE)                                                                             \
+FR_INLINE void fr_lane_sums_##V(const fr_##V a[4], fr_##V *sums) {                                             \
+    fr_##V t0 = SHUFFLE(a[0], a[1], 0, 4, 2, 6) + SHUFFLE(a[0], a[1], 1, 5, 3, 7);                             \
+    fr_##V t1 = SHUFFLE(a[2], a[3], 0, 4, 2, 6) + SHUFFLE(a[2], a[3], 1, 5, 3, 7);                             \
+    *sums = SHUFFLE(t0, t1, 0, 1, 4, 5) + SHUFFLE(t0, t1, 2, 3, 6, 7);                                         \
+}
+FR_LANE_SUMS_4(v4d, FR_SHUFFLE_V4D)
+FR_LANE_SUMS_4(v4f, FR_SHUFFLE_V4F)
+
+FR_INLINE void fr_lane_sums_v8f(const fr_v8f a[8], fr_v8f *sums) {
     fr_v8f t[4], u[2];
     for (int p = 0; p < 4; p++)
-        t[p] = FR_SHUFFLE_F(a[2 * p], a[2 * p + 1], 0, 8, 2, 10, 4, 12, 6, 14)
-             + FR_SHUFFLE_F(a[2 * p], a[2 * p + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+        t[p] = FR_SHUFFLE_V8F(a[2 * p], a[2 * p + 1], 0, 8, 2, 10, 4, 12, 6, 14)
+             + FR_SHUFFLE_V8F(a[2 * p], a[2 * p + 1], 1, 9, 3, 11, 5, 13, 7, 15);
     for (int q = 0; q < 2; q++)
-        u[q] = FR_SHUFFLE_F(t[2 * q], t[2 * q + 1], 0, 1, 8, 9, 4, 5, 12, 13)
-             + FR_SHUFFLE_F(t[2 * q], t[2 * q + 1], 2, 3, 10, 11, 6, 7, 14, 15);
-    *sums = FR_SHUFFLE_F(u[0], u[1], 0, 1, 2, 3, 8, 9, 10, 11) + FR_SHUFFLE_F(u[0], u[1], 4, 5, 6, 7, 12, 13, 14, 15);
+        u[q] = FR_SHUFFLE_V8F(t[2 * q], t[2 * q + 1], 0, 1, 8, 9, 4, 5, 12, 13)
+             + FR_SHUFFLE_V8F(t[2 * q], t[2 * q + 1], 2, 3, 10, 11, 6, 7, 14, 15);
+    *sums = FR_SHUFFLE_V8F(u[0], u[1], 0, 1, 2, 3, 8, 9, 10, 11)
+          + FR_SHUFFLE_V8F(u[0], u[1], 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
-#define FR_DOTS(T, S, VEC, R)                                                                                  \
-/* acc[r] += W[r, :] * x lane-wise for R rows of W (k apart), with the k % R last columns' products summed in  \
- * tail[r] instead, so that no load runs past a row. R is a constant, so that acc stays in registers. Each     \
- * iteration also asks for its share of the next R rows (prefetch past the end of W is harmless): rows that do \
- * not start on a 32-byte boundary make every other load straddle two cache lines, and the product waited on   \
- * the L2 cache (H = 64 in float64: 1.9 us with W 16 bytes past the boundary, 1.7 with the prefetch, 1.4 on    \
- * the boundary, where it changes nothing). */                                                                 \
-FR_INLINE void fr_dots_part_##S(const T *W, ptrdiff_t k, const T *x, VEC acc[R], T tail[R]) {                  \
-    ptrdiff_t kk = 0;                                                                                          \
-    for (; kk + R <= k; kk += R) {                                                                             \
-        VEC xv, w;                                                                                             \
-        memcpy(&xv, x + kk, sizeof xv);                                                                        \
-        for (int q = 0; q < R * R * (int)sizeof(T) / 64; q++)                                                  \
-            __builtin_prefetch((const char *)(W + R * k + kk * R) + 64 * q);                                   \
-        for (int r = 0; r < R; r++) {                                                                          \
-            memcpy(&w, W + r * k + kk, sizeof w);                                                              \
-            acc[r] += w * xv;                                                                                  \
-        }                                                                                                      \
+/* Per dtype T, with vectors fr_##V of R lanes and SETS sets of partial sums: fr_dots_##S##_body and its parts. */
+#define FR_DOTS(T, S, V, R, SETS)                                                                              \
+/* acc[r] += W[r, kk : kk + R] * x[kk : kk + R] lane-wise, for R rows of W (k apart). R is a constant, so that \
+ * acc stays in registers. Each chunk also asks for its share of the next R rows (prefetch past the end of W is \
+ * harmless): rows that do not start on a 32-byte boundary make every other load straddle two cache lines, and \
+ * the product waited on the L2 cache (H = 64 in float64: 1.9 us with W 16 bytes past the boundary, 1.7 with   \
+ * the prefetch, 1.4 on the boundary, where it changes nothing). */                                            \
+FR_INLINE void fr_dots_chunk_##S(const T *W, ptrdiff_t k, ptrdiff_t kk, const T *x, fr_##V acc[R]) {           \
+    fr_##V xv, w;                                                                                              \
+    memcpy(&xv, x + kk, sizeof xv);                                                                            \
+    for (int q = 0; q < (R * R * (int)sizeof(T) + 63) / 64; q++)                                               \
+        __builtin_prefetch((const char *)(W + R * k + kk * R) + 64 * q);                                       \
+    for (int r = 0; r < R; r++) {                                                                              \
+        memcpy(&w, W + r * k + kk, sizeof w);                                                                  \
+        acc[r] += w * xv;                                                                                      \
     }                                                                                                          \
+}                                                                                                              \
+                                                                                                               \
+/* acc[s R + r] += W[r, :] * x lane-wise over the chunks of R columns, chunk after chunk into the SETS sets (so \
+ * that SETS R chains of additions are in flight), with the k % R last columns' products summed in tail[r]     \
+ * instead, so that no load runs past a row. */                                                                \
+FR_INLINE void fr_dots_part_##S(const T *W, ptrdiff_t k, const T *x, fr_##V acc[SETS * R], T tail[R]) {        \
+    ptrdiff_t kk = 0;                                                                                          \
+    for (; kk + SETS * R <= k; kk += SETS * R)                                                                 \
+        for (int s = 0; s < SETS; s++) fr_dots_chunk_##S(W, k, kk + s * R, x, acc + s * R);                    \
+    if (SETS > 1)                                                                                              \
+        for (; kk + R <= k; kk += R) fr_dots_chunk_##S(W, k, kk, x, acc);                                      \
     for (; kk < k; kk++)                                                                                       \
         for (int r = 0; r < R; r++) tail[r] += W[r * k + kk] * x[kk];                                          \
 }                                                                                                              \
                                                                                                                \
 /* W[0, :] . x, for the m % R last rows (a head of one output is such a row). */                               \
 FR_INLINE T fr_dot_##S(const T *W, ptrdiff_t k, const T *x) {                                                  \
-    VEC acc = {0}, w, xv;                                                                                      \
+    fr_##V acc = {0}, w, xv;                                                                                   \
     ptrdiff_t kk = 0;                                                                                          \
     for (; kk + R <= k; kk += R) {                                                                             \
         memcpy(&w, W + kk, sizeof w);                                                                          \
@@ -391,17 +416,18 @@ FR_INLINE void fr_dots_##S##_body(ptrdiff_t n, ptrdiff_t m, const T *W1, ptrdiff
     ptrdiff_t r0 = 0;                                                                                          \
     for (; r0 + R <= m; r0 += R)                                                                               \
         for (ptrdiff_t j = 0; j < n; j++) {                                                                    \
-            VEC acc[R], sums;                                                                                  \
+            fr_##V acc[SETS * R], sums;                                                                        \
             T tail[R];                                                                                         \
             for (int r = 0; r < R; r++) {                                                                      \
-                acc[r] = (VEC){0};                                                                             \
+                for (int s = 0; s < SETS; s++) acc[s * R + r] = (fr_##V){0};                                   \
                 tail[r] = 0;                                                                                   \
             }                                                                                                  \
             fr_dots_part_##S(W1 + r0 * k1, k1, x1 + j * k1, acc, tail);                                        \
             if (W2) fr_dots_part_##S(W2 + r0 * k2, k2, x2 + j * k2, acc, tail);                                \
-            fr_lane_sums_##S(acc, &sums);                                                                      \
+            for (int r = R; r < SETS * R; r++) acc[r % R] += acc[r];                                           \
+            fr_lane_sums_##V(acc, &sums);                                                                      \
             if (tails) {                                                                                       \
-                VEC t;                                                                                         \
+                fr_##V t;                                                                                      \
                 memcpy(&t, tail, sizeof t);                                                                    \
                 sums += t;                                                                                     \
             }                                                                                                  \
@@ -411,12 +437,20 @@ FR_INLINE void fr_dots_##S##_body(ptrdiff_t n, ptrdiff_t m, const T *W1, ptrdiff
         for (ptrdiff_t j = 0; j < n; j++)                                                                      \
             y[j * m + r0] = fr_dot_##S(W1 + r0 * k1, k1, x1 + j * k1)                                          \
                           + (W2 ? fr_dot_##S(W2 + r0 * k2, k2, x2 + j * k2) : 0);                              \
-}                                                                                                              \
-FR_BY_WIDTH_COPIES(void, fr_dots_##S, (ptrdiff_t n, ptrdiff_t m, const T *W1, ptrdiff_t k1, const T *x1,       \
-                                       const T *W2, ptrdiff_t k2, const T *x2, T *y),                          \
-                   (n, m, W1, k1, x1, W2, k2, x2, y))
+}
 
-FR_DOTS(double, d, fr_v4d, 4)
-FR_DOTS(float, f, fr_v8f, 8)
+/* 32-byte vectors for AVX2 and AVX-512 (64-byte ones would make a block 8 or 16 rows of W), 16-byte ones for the
+ * narrowest copy: 32-byte vectors there kept their sums on the stack (an LSTM float64 step at H = 64 took 10.2 us
+ * with SSE2 against 2.9 with AVX2), and with two sets of sums its additions are not one chain per row. */
+FR_DOTS(double, d, v4d, 4, 1)
+FR_DOTS(float, f, v8f, 8, 1)
+FR_DOTS(double, d_narrow, v2d, 2, 2)
+FR_DOTS(float, f_narrow, v4f, 4, 2)
+#define FR_DOTS_PARAMS(T) (ptrdiff_t n, ptrdiff_t m, const T *W1, ptrdiff_t k1, const T *x1, const T *W2,      \
+                           ptrdiff_t k2, const T *x2, T *y)
+FR_BY_WIDTH_BODIES(void, fr_dots_d, fr_dots_d_body, fr_dots_d_narrow_body, FR_DOTS_PARAMS(double),
+                   (n, m, W1, k1, x1, W2, k2, x2, y))
+FR_BY_WIDTH_BODIES(void, fr_dots_f, fr_dots_f_body, fr_dots_f_narrow_body, FR_DOTS_PARAMS(float),
+                   (n, m, W1, k1, x1, W2, k2, x2, y))
 
 #endif

@@ -11,7 +11,7 @@ from _blas cimport gemm, gemm_tn, gemv, axpy, pack_pair, pack_step, pair_gemm, s
 
 
 def vector_bytes():
-    """The width in bytes of the vectors the own products run on (_gemm.h, fr_vector_bytes)."""
+    """The width in bytes of the vectors the own products and pointwise passes run on (_fastmath.h, fr_vector_bytes)."""
     return fr_vector_bytes()
 
 

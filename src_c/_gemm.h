@@ -318,48 +318,43 @@ typedef double fr_v4d __attribute__((vector_size(32)));
 typedef float fr_v8f __attribute__((vector_size(32)));
 typedef double fr_v2d __attribute__((vector_size(16)));
 typedef float fr_v4f __attribute__((vector_size(16)));
-/* FR_SHUFFLE_<vector type>(a, b, lanes...): lane i of the result is lane lanes[i] of a's lanes followed by b's. */
+/* FR_SHUFFLE(V, a, b, lanes...) for a and b of type fr_##V: lane i of the result is lane lanes[i] of a's lanes
+ * followed by b's. GCC takes the lanes as a vector of integers of the lanes' size (fr_mask_##V). */
 #if defined(__clang__)
-#define FR_SHUFFLE_V4D(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
-#define FR_SHUFFLE_V8F(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
-#define FR_SHUFFLE_V2D(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
-#define FR_SHUFFLE_V4F(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#define FR_SHUFFLE(V, a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
 #else
-typedef long long fr_m4d __attribute__((vector_size(32)));
-typedef int fr_m8f __attribute__((vector_size(32)));
-typedef long long fr_m2d __attribute__((vector_size(16)));
-typedef int fr_m4f __attribute__((vector_size(16)));
-#define FR_SHUFFLE_V4D(a, b, ...) __builtin_shuffle(a, b, (fr_m4d){__VA_ARGS__})
-#define FR_SHUFFLE_V8F(a, b, ...) __builtin_shuffle(a, b, (fr_m8f){__VA_ARGS__})
-#define FR_SHUFFLE_V2D(a, b, ...) __builtin_shuffle(a, b, (fr_m2d){__VA_ARGS__})
-#define FR_SHUFFLE_V4F(a, b, ...) __builtin_shuffle(a, b, (fr_m4f){__VA_ARGS__})
+typedef long long fr_mask_v4d __attribute__((vector_size(32)));
+typedef int fr_mask_v8f __attribute__((vector_size(32)));
+typedef long long fr_mask_v2d __attribute__((vector_size(16)));
+typedef int fr_mask_v4f __attribute__((vector_size(16)));
+#define FR_SHUFFLE(V, a, b, ...) __builtin_shuffle(a, b, (fr_mask_##V){__VA_ARGS__})
 #endif
 
 /* Lane r of the result: the sum of a[r]'s lanes. Round 1 adds neighbouring lanes of two vectors at a time, round 2
  * (and 3 for 8 lanes) neighbouring pairs of those, each round halving the vectors. */
 FR_INLINE void fr_lane_sums_v2d(const fr_v2d a[2], fr_v2d *sums) {
-    *sums = FR_SHUFFLE_V2D(a[0], a[1], 0, 2) + FR_SHUFFLE_V2D(a[0], a[1], 1, 3);
+    *sums = FR_SHUFFLE(v2d, a[0], a[1], 0, 2) + FR_SHUFFLE(v2d, a[0], a[1], 1, 3);
 }
 
-#define FR_LANE_SUMS_4(V, SHUFFLE)                                                                             \
+#define FR_LANE_SUMS_4(V)                                                                                      \
 FR_INLINE void fr_lane_sums_##V(const fr_##V a[4], fr_##V *sums) {                                             \
-    fr_##V t0 = SHUFFLE(a[0], a[1], 0, 4, 2, 6) + SHUFFLE(a[0], a[1], 1, 5, 3, 7);                             \
-    fr_##V t1 = SHUFFLE(a[2], a[3], 0, 4, 2, 6) + SHUFFLE(a[2], a[3], 1, 5, 3, 7);                             \
-    *sums = SHUFFLE(t0, t1, 0, 1, 4, 5) + SHUFFLE(t0, t1, 2, 3, 6, 7);                                         \
+    fr_##V t0 = FR_SHUFFLE(V, a[0], a[1], 0, 4, 2, 6) + FR_SHUFFLE(V, a[0], a[1], 1, 5, 3, 7);                 \
+    fr_##V t1 = FR_SHUFFLE(V, a[2], a[3], 0, 4, 2, 6) + FR_SHUFFLE(V, a[2], a[3], 1, 5, 3, 7);                 \
+    *sums = FR_SHUFFLE(V, t0, t1, 0, 1, 4, 5) + FR_SHUFFLE(V, t0, t1, 2, 3, 6, 7);                             \
 }
-FR_LANE_SUMS_4(v4d, FR_SHUFFLE_V4D)
-FR_LANE_SUMS_4(v4f, FR_SHUFFLE_V4F)
+FR_LANE_SUMS_4(v4d)
+FR_LANE_SUMS_4(v4f)
 
 FR_INLINE void fr_lane_sums_v8f(const fr_v8f a[8], fr_v8f *sums) {
     fr_v8f t[4], u[2];
     for (int p = 0; p < 4; p++)
-        t[p] = FR_SHUFFLE_V8F(a[2 * p], a[2 * p + 1], 0, 8, 2, 10, 4, 12, 6, 14)
-             + FR_SHUFFLE_V8F(a[2 * p], a[2 * p + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+        t[p] = FR_SHUFFLE(v8f, a[2 * p], a[2 * p + 1], 0, 8, 2, 10, 4, 12, 6, 14)
+             + FR_SHUFFLE(v8f, a[2 * p], a[2 * p + 1], 1, 9, 3, 11, 5, 13, 7, 15);
     for (int q = 0; q < 2; q++)
-        u[q] = FR_SHUFFLE_V8F(t[2 * q], t[2 * q + 1], 0, 1, 8, 9, 4, 5, 12, 13)
-             + FR_SHUFFLE_V8F(t[2 * q], t[2 * q + 1], 2, 3, 10, 11, 6, 7, 14, 15);
-    *sums = FR_SHUFFLE_V8F(u[0], u[1], 0, 1, 2, 3, 8, 9, 10, 11)
-          + FR_SHUFFLE_V8F(u[0], u[1], 4, 5, 6, 7, 12, 13, 14, 15);
+        u[q] = FR_SHUFFLE(v8f, t[2 * q], t[2 * q + 1], 0, 1, 8, 9, 4, 5, 12, 13)
+             + FR_SHUFFLE(v8f, t[2 * q], t[2 * q + 1], 2, 3, 10, 11, 6, 7, 14, 15);
+    *sums = FR_SHUFFLE(v8f, u[0], u[1], 0, 1, 2, 3, 8, 9, 10, 11)
+          + FR_SHUFFLE(v8f, u[0], u[1], 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
 /* Per dtype T, with vectors fr_##V of R lanes and SETS sets of partial sums: fr_dots_##S##_body and its parts. */

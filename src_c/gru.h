@@ -176,7 +176,7 @@ FR_INLINE void fr_gru_bias_grads_##S(ptrdiff_t b, ptrdiff_t G, const T *restrict
  * step t+1, out: the direct part dh_t * z of dL/dh_{t-1}, to which the caller adds dah @ W_hh; dah (b, 3H) out: \
  * dL/dah; db_ih, db_hh (3H) the bias gradients, to which dax's and dah's rows are added. */                   \
 FR_INLINE void fr_gru_backward_##S##_body(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *h_prev, const T *ah_n, \
-                                        const T *dy, T *dh, T *dah, T *db_ih, T *db_hh) {                      \
+                                          const T *dy, T *dh, T *dah, T *db_ih, T *db_hh) {                    \
     if (relu) fr_gru_backward_rows_##S(1, b, H, a, h_prev, ah_n, dy, dh, dah);                                 \
     else fr_gru_backward_rows_##S(0, b, H, a, h_prev, ah_n, dy, dh, dah);                                      \
     fr_gru_bias_grads_##S(b, 3 * H, a, dah, db_ih, db_hh);                                                     \

@@ -178,7 +178,7 @@ FR_INLINE void fr_lstm_backward_rows_##S(int relu, ptrdiff_t b, ptrdiff_t H, T *
  * H): the stashed c_{t-1}, act(c_t); dy (b, H): dL/dY at this step; dh (b, H): dL/dh_t from step t+1; dc (b,  \
  * H) in: dL/dc_t from step t+1, out: dL/dc_{t-1}. dL/dh_{t-1} = da @ W_hh is the caller's product. */         \
 FR_INLINE void fr_lstm_backward_##S##_body(int relu, ptrdiff_t b, ptrdiff_t H, T *a, const T *c_prev, const T *act_c, \
-                                         const T *dy, const T *dh, T *dc) {                                    \
+                                           const T *dy, const T *dh, T *dc) {                                  \
     if (relu) fr_lstm_backward_rows_##S(1, b, H, a, c_prev, act_c, dy, dh, dc);                                \
     else fr_lstm_backward_rows_##S(0, b, H, a, c_prev, act_c, dy, dh, dc);                                     \
 }                                                                                                              \

@@ -223,6 +223,25 @@ static __attribute__((unused)) int fr_vector_bytes(void) {
     static __attribute__((unused)) RET NAME##16 PARAMS { FR_RETURN_##RET NARROW ARGS; }                        \
     static inline RET NAME PARAMS { FR_RETURN_##RET FR_BY_WIDTH(NAME, ARGS); }
 
+/* The same for a body whose first parameter is the copy's vector width in bytes, a literal in each copy, for a
+ * pass whose best shape depends on the width (lstm.h's fr_lstm_forward). */
+#define FR_ARGS(...) __VA_ARGS__
+#ifdef FR_WIDTHS
+#define FR_WIDE_SIZED_COPIES(RET, NAME, PARAMS, ARGS)                                                          \
+    static __attribute__((unused)) FR_TARGET_64 RET NAME##64 PARAMS {                                          \
+        FR_RETURN_##RET NAME##_body(64, FR_ARGS ARGS);                                                         \
+    }                                                                                                          \
+    static __attribute__((unused)) FR_TARGET_32 RET NAME##32 PARAMS {                                          \
+        FR_RETURN_##RET NAME##_body(32, FR_ARGS ARGS);                                                         \
+    }
+#else
+#define FR_WIDE_SIZED_COPIES(RET, NAME, PARAMS, ARGS)
+#endif
+#define FR_BY_WIDTH_SIZED(RET, NAME, PARAMS, ARGS)                                                             \
+    FR_WIDE_SIZED_COPIES(RET, NAME, PARAMS, ARGS)                                                              \
+    static __attribute__((unused)) RET NAME##16 PARAMS { FR_RETURN_##RET NAME##_body(16, FR_ARGS ARGS); }      \
+    static inline RET NAME PARAMS { FR_RETURN_##RET FR_BY_WIDTH(NAME, ARGS); }
+
 /* ---- whole rows, for the kernels' pointwise loops (here, and the cells' in lstm.h, gru.h, rnn.h) ---- */
 
 FR_INLINE void fr_sigmoid_rows_body(double *x, ptrdiff_t n) {

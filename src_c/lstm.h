@@ -23,7 +23,8 @@
  * activations live at once, spills AVX2's 16 registers to the stack (a third of its instructions copy a       \
  * register or use the stack), and its one long chain per unit (a gate, c_t, act(c_t), h_t) leaves the CPU     \
  * little to overlap. Split, the pass takes 6.5 ns a unit instead of 8.4 on AVX2 (Zen 3; double, b 32, H 64),  \
- * 2.9 instead of 4.0 in float, and 19 instead of 21 on SSE2 (double). */                                      \
+ * 2.9 instead of 4.0 in float, and 19 instead of 21 on SSE2 (double; `python benchmarks/pointwise.py`, and    \
+ * with `--src` the old tree's headers). */                                                                    \
 FR_INLINE void fr_lstm_forward_rows_##S(int relu, int split, int out, ptrdiff_t b, ptrdiff_t H, ptrdiff_t n,   \
                                         T *restrict a, const T *restrict bias, T *restrict c, T *restrict y,   \
                                         T *restrict act_c, T *restrict c_prev, T *restrict h_next,             \

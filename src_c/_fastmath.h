@@ -203,44 +203,35 @@ static __attribute__((unused)) int fr_vector_bytes(void) {
 #define FR_BY_WIDTH(NAME, ARGS) NAME##16 ARGS
 #endif
 
-/* RET NAME PARAMS, calling the copy of its width, and the copies NAME##64, NAME##32, NAME##16, each the
- * always-inline NAME##_body ARGS compiled for its target. PARAMS and ARGS: NAME's parameters and their names,
- * parenthesised. RET is void or int. */
+/* RET NAME PARAMS, calling the copy of its width, and the copies NAME##64, NAME##32, NAME##16, each compiled for
+ * its target with the expression CALL64, CALL32 or CALL16 as its body: a call of an always-inline function on
+ * NAME's parameters. PARAMS and ARGS: NAME's parameters and their names, parenthesised. RET is void or int. */
 #define FR_RETURN_void
 #define FR_RETURN_int return
 #ifdef FR_WIDTHS
-#define FR_WIDE_COPIES(RET, NAME, BODY, PARAMS, ARGS)                                                          \
-    static __attribute__((unused)) FR_TARGET_64 RET NAME##64 PARAMS { FR_RETURN_##RET BODY ARGS; }             \
-    static __attribute__((unused)) FR_TARGET_32 RET NAME##32 PARAMS { FR_RETURN_##RET BODY ARGS; }
+#define FR_WIDE_COPIES(RET, NAME, PARAMS, CALL64, CALL32)                                                      \
+    static __attribute__((unused)) FR_TARGET_64 RET NAME##64 PARAMS { FR_RETURN_##RET CALL64; }                \
+    static __attribute__((unused)) FR_TARGET_32 RET NAME##32 PARAMS { FR_RETURN_##RET CALL32; }
 #else
-#define FR_WIDE_COPIES(RET, NAME, BODY, PARAMS, ARGS)
+#define FR_WIDE_COPIES(RET, NAME, PARAMS, CALL64, CALL32)
 #endif
-#define FR_BY_WIDTH_COPIES(RET, NAME, PARAMS, ARGS)                                                            \
-    FR_BY_WIDTH_BODIES(RET, NAME, NAME##_body, NAME##_body, PARAMS, ARGS)
-/* The same with bodies of their own: WIDE for the copies of 64 and 32 bytes, NARROW for that of 16. */
-#define FR_BY_WIDTH_BODIES(RET, NAME, WIDE, NARROW, PARAMS, ARGS)                                              \
-    FR_WIDE_COPIES(RET, NAME, WIDE, PARAMS, ARGS)                                                              \
-    static __attribute__((unused)) RET NAME##16 PARAMS { FR_RETURN_##RET NARROW ARGS; }                        \
+#define FR_BY_WIDTH_EACH(RET, NAME, PARAMS, ARGS, CALL64, CALL32, CALL16)                                      \
+    FR_WIDE_COPIES(RET, NAME, PARAMS, CALL64, CALL32)                                                          \
+    static __attribute__((unused)) RET NAME##16 PARAMS { FR_RETURN_##RET CALL16; }                             \
     static inline RET NAME PARAMS { FR_RETURN_##RET FR_BY_WIDTH(NAME, ARGS); }
 
-/* The same for a body whose first parameter is the copy's vector width in bytes, a literal in each copy, for a
- * pass whose best shape depends on the width (lstm.h's fr_lstm_forward). */
+/* Every copy the always-inline NAME##_body ARGS. */
+#define FR_BY_WIDTH_COPIES(RET, NAME, PARAMS, ARGS)                                                            \
+    FR_BY_WIDTH_BODIES(RET, NAME, NAME##_body, NAME##_body, PARAMS, ARGS)
+/* Bodies of their own: WIDE ARGS for the copies of 64 and 32 bytes, NARROW ARGS for that of 16. */
+#define FR_BY_WIDTH_BODIES(RET, NAME, WIDE, NARROW, PARAMS, ARGS)                                              \
+    FR_BY_WIDTH_EACH(RET, NAME, PARAMS, ARGS, WIDE ARGS, WIDE ARGS, NARROW ARGS)
+/* NAME##_body with the copy's vector width in bytes, a literal, before ARGS: for a pass whose best shape depends
+ * on the width (lstm.h's fr_lstm_forward). */
 #define FR_ARGS(...) __VA_ARGS__
-#ifdef FR_WIDTHS
-#define FR_WIDE_SIZED_COPIES(RET, NAME, PARAMS, ARGS)                                                          \
-    static __attribute__((unused)) FR_TARGET_64 RET NAME##64 PARAMS {                                          \
-        FR_RETURN_##RET NAME##_body(64, FR_ARGS ARGS);                                                         \
-    }                                                                                                          \
-    static __attribute__((unused)) FR_TARGET_32 RET NAME##32 PARAMS {                                          \
-        FR_RETURN_##RET NAME##_body(32, FR_ARGS ARGS);                                                         \
-    }
-#else
-#define FR_WIDE_SIZED_COPIES(RET, NAME, PARAMS, ARGS)
-#endif
 #define FR_BY_WIDTH_SIZED(RET, NAME, PARAMS, ARGS)                                                             \
-    FR_WIDE_SIZED_COPIES(RET, NAME, PARAMS, ARGS)                                                              \
-    static __attribute__((unused)) RET NAME##16 PARAMS { FR_RETURN_##RET NAME##_body(16, FR_ARGS ARGS); }      \
-    static inline RET NAME PARAMS { FR_RETURN_##RET FR_BY_WIDTH(NAME, ARGS); }
+    FR_BY_WIDTH_EACH(RET, NAME, PARAMS, ARGS, NAME##_body(64, FR_ARGS ARGS), NAME##_body(32, FR_ARGS ARGS),    \
+                     NAME##_body(16, FR_ARGS ARGS))
 
 /* ---- whole rows, for the kernels' pointwise loops (here, and the cells' in lstm.h, gru.h, rnn.h) ---- */
 

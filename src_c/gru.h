@@ -119,8 +119,8 @@ FR_INLINE void fr_gru_forward_outs_##S(int relu, int split, ptrdiff_t b, ptrdiff
                                        const T *bias, const T *u, const T *b_hn, const T *h_prev, T *y,        \
                                        T *ah_n, T *h_stash, T *nan_sum) {                                      \
     if (ah_n)                                                                                                  \
-        fr_gru_forward_rows_##S(relu, split, FR_STASH | FR_CHECK, b, H, n, a, bias, u, b_hn, h_prev, y, ah_n, h_stash, \
-                                nan_sum);                                                                      \
+        fr_gru_forward_rows_##S(relu, split, FR_STASH | FR_CHECK, b, H, n, a, bias, u, b_hn, h_prev, y, ah_n,  \
+                                h_stash, nan_sum);                                                             \
     else if (nan_sum)                                                                                          \
         fr_gru_forward_rows_##S(relu, split, FR_CHECK, b, H, n, a, bias, u, b_hn, h_prev, y, NULL, NULL, nan_sum); \
     else                                                                                                       \

@@ -144,10 +144,10 @@ FR_INLINE void fr_lstm_forward_outs_##S(int relu, int split, ptrdiff_t b, ptrdif
     else if (!act_c)                                                                                           \
         fr_lstm_forward_rows_##S(relu, split, FR_CHECK, b, H, n, a, bias, c, y, NULL, NULL, NULL, 0, nan_sum); \
     else {                                                                                                     \
-        fr_lstm_forward_rows_##S(relu, split, FR_STASH | FR_NEXT | FR_CHECK, nh, H, n, a, bias, c, y, act_c, c_prev, \
-                                 h_next, ldh, nan_sum);                                                        \
-        fr_lstm_forward_rows_##S(relu, split, FR_STASH | FR_CHECK, b - nh, H, n, a + nh * 4 * H, bias, c + nh * H, \
-                                 y + nh * H, act_c + nh * H, c_prev + nh * H, NULL, 0, nan_sum);               \
+        fr_lstm_forward_rows_##S(relu, split, FR_STASH | FR_NEXT | FR_CHECK, nh, H, n, a, bias, c, y, act_c,   \
+                                 c_prev, h_next, ldh, nan_sum);                                                \
+        fr_lstm_forward_rows_##S(relu, split, FR_STASH | FR_CHECK, b - nh, H, n, a + nh * 4 * H, bias,         \
+                                 c + nh * H, y + nh * H, act_c + nh * H, c_prev + nh * H, NULL, 0, nan_sum);   \
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \

@@ -112,13 +112,13 @@ int main(int argc, char **argv) {
 """
 
 
-def main(b, H, rounds, src):
+def main(b, H, rounds, headers):
     with tempfile.TemporaryDirectory() as tmp:
-        src_c, src, exe = src, os.path.join(tmp, "pointwise.c"), os.path.join(tmp, "pointwise")
+        src, exe = os.path.join(tmp, "pointwise.c"), os.path.join(tmp, "pointwise")
         with open(src, "w") as f:
             f.write(HARNESS)
         cc = os.environ.get("CC", "cc")
-        subprocess.run([cc, *FLAGS, "-I", src_c, src, "-o", exe, "-lm"], check=True)
+        subprocess.run([cc, *FLAGS, "-I", headers, src, "-o", exe, "-lm"], check=True)
 
         def run(*args):
             return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, check=True).stdout.strip()

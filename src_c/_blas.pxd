@@ -132,11 +132,14 @@ cdef inline void pair_gemm(int m, int n, const floating* A1, int k1, int lda1, c
 
 
 cdef inline bint wide_product(int n, const floating* any) noexcept nogil:
-    """Whether an output of n columns fills at least one vector (64 bytes) of the own product's register blocks,
-    which compute whole strips of two vectors: narrower, most of every block is wasted and BLAS does better (a
-    tiny GRU's training in float64, F = 1: 2.7% slower with its dW_ih and dX on the own product). `any` only
-    gives the dtype."""
-    return n * <int> sizeof(floating) >= 64
+    """Whether an output of n columns fills at least a quarter of a vector (fr_vector_bytes: the width this process
+    runs) of the own product's half blocks, which compute one vector of columns for twice a whole block's rows:
+    narrower, most of every block is waste and BLAS does as well. With AVX2 (Zen 3, 1 thread, min of 150 calls,
+    P 3200, G 256, own / OpenBLAS): dX = da @ W_ih in float64 0.39-0.52 at F = 1 to 8, in float32 0.98 at F = 1,
+    1.00 at 2, 0.64-0.82 at 3 to 8; the weight gradient da^T X 0.28-0.46 and 0.33-0.66. With AVX-512, F = 1 in
+    float64 (an eighth of a vector) trained a tiny GRU 2.7% slower on the own product, before the half blocks took
+    twice the rows. `any` only gives the dtype."""
+    return n * <int> sizeof(floating) * 4 >= fr_vector_bytes()
 
 
 cdef inline void gemm_tn(bint own, int m, int n, int k, const floating* A, int lda, const floating* B, int ldb,

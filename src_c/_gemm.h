@@ -41,6 +41,12 @@
 #include "_fastmath.h"
 
 #define FR_MR 4
+/* A half block (fr_block) has one accumulator a row, so it takes twice the rows: with FR_MR, its four chains of
+ * multiply-adds waited on the FMA latency, at half the CPU's rate. With AVX2 (Zen 3, 1 thread, min of 200 calls):
+ * dX = da @ W_ih at P 3200, G 256, F 8 in float32 (one half strip) 283 -> 185 us (OpenBLAS: 238); a tiny LSTM's
+ * steps in float32, whose 4H = 200 columns end on a half strip, 10.7 -> 10.4 us (forward, k 50) and, with its
+ * H = 50 ending on a partial one, 12.2 -> 11.7 us (backward, k 200). */
+#define FR_MR_HALF (2 * FR_MR)
 #define FR_KC 128
 
 /* Per dtype T and vector width VB (bytes), compiled for TARGET: Bp = B (k, n) in strips (fr_pack_*), and C += A @ B \
@@ -78,7 +84,7 @@ static __attribute__((unused)) T *fr_pack_##SUFFIX(int trans_b, ptrdiff_t k, ptr
 /* acc[r] += A's row r (element kk at A[r * ar + kk * ak]) times the strip's k rows, for the mr rows of a block \
  * (fr_block). */                                                                                              \
 FR_INLINE void fr_acc_##SUFFIX(int mr, int half, ptrdiff_t k, const T *A, ptrdiff_t ar, ptrdiff_t ak,          \
-                               const T *strip, ptrdiff_t bk, fr_vec_##SUFFIX acc[FR_MR][2]) {                  \
+                               const T *strip, ptrdiff_t bk, fr_vec_##SUFFIX acc[FR_MR_HALF][2]) {             \
     fr_vec_##SUFFIX b0, b1;                                                                                    \
     for (ptrdiff_t kk = 0; kk < k; kk++) {                                                                     \
         memcpy(&b0, strip + kk * bk, sizeof b0);                                                               \
@@ -91,19 +97,19 @@ FR_INLINE void fr_acc_##SUFFIX(int mr, int half, ptrdiff_t k, const T *A, ptrdif
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
-/* mr (<= FR_MR, a constant once inlined) rows by one strip, k + k2 rows of it; only nc columns of C are real. \
- * Element (r, kk) of the block's A is A[r * ar + kk * ak] for kk < k, then A2[r * ar2 + kk - k] for the strip's \
- * next k2 rows (none when k2 = 0). A half block (half, a constant too) reads and computes the strip's first   \
- * vector only. It loads 5 values per 4 multiply-adds of a vector where a whole block loads 6 per 8; fr_panel  \
- * keeps it for a last strip of half a strip or less. At m = 32, k = 50 (1 thread, min of 7 runs) against a whole \
- * last strip: in double n = 56 3.9 -> 3.5 us, n = 150 9.7 -> 9.3, n = 200 12.6 -> 12.3; in float n = 200 6.5 -> \
- * 6.3 (a tiny LSTM float32's inference 0.953 of its time in A/B). An earlier GCC 12 build compiled the float  \
- * strips 2-6% slower with it; this one does not (small and medium LSTM float32 1.000-1.002). */               \
+/* mr (<= FR_MR, or FR_MR_HALF for a half block; a constant once inlined) rows by one strip, k + k2 rows of    \
+ * it; only nc columns of C are real. Element (r, kk) of the block's A is A[r * ar + kk * ak] for kk < k,      \
+ * then A2[r * ar2 + kk - k] for the strip's next k2 rows (none when k2 = 0). A half block (half, a constant   \
+ * too) reads and computes the strip's first vector only, for twice the rows; fr_panel keeps it for a last     \
+ * strip of half a strip or less, and a row of exactly half a strip goes out as one vector. Against a whole    \
+ * last strip (in blocks of 4 rows then; m = 32, k = 50, 1 thread, min of 7 runs): in double n = 56 3.9 ->     \
+ * 3.5 us, n = 150 9.7 -> 9.3, n = 200 12.6 -> 12.3; in float n = 200 6.5 -> 6.3 (a tiny LSTM float32's        \
+ * inference 0.953 of its time in A/B). */                                                                     \
 FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, const T *A, ptrdiff_t ar,        \
                                  ptrdiff_t ak, ptrdiff_t k2, const T *A2, ptrdiff_t ar2, const T *strip,       \
                                  ptrdiff_t bk, T *C, ptrdiff_t ldc, int add) {                                 \
-    fr_vec_##SUFFIX acc[FR_MR][2];                                                                             \
-    for (int r = 0; r < FR_MR; r++) acc[r][0] = acc[r][1] = (fr_vec_##SUFFIX){0};                              \
+    fr_vec_##SUFFIX acc[FR_MR_HALF][2];                                                                        \
+    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = (fr_vec_##SUFFIX){0};                                 \
     /* The block's rows of C (up to 3 cache lines each) are fetched while the k loop runs: a step's rows of C are \
      * often in the L3 cache or memory by now (BLAS's input projection wrote them long before, or nothing touched \
      * them since the last call), and waiting for them after the loop cost 15-20% (measured adding to a cold C, \
@@ -115,11 +121,20 @@ FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, co
     }                                                                                                          \
     fr_acc_##SUFFIX(mr, half, k, A, ar, ak, strip, bk, acc);                                                   \
     fr_acc_##SUFFIX(mr, half, k2, A2, ar2, 1, strip + k * bk, bk, acc);                                        \
-    /* A whole strip's row goes out as two vectors; a partial one through an array, whose copy of variable size \
-     * is a call of libc's memcpy per row (that call made the overwriting product, add = 0, which the backward's \
-     * dh_{t-1} and the GRU's u are, 15% slower than the adding one). */                                       \
+    /* A whole strip's row goes out as two vectors, half a strip's as one; a partial one through an array,     \
+     * whose copy of variable size is a call of libc's memcpy per row (that call made the overwriting product, \
+     * add = 0, which the backward's dh_{t-1} and the GRU's u are, 15% slower than the adding one). */         \
     for (int r = 0; r < mr; r++) {                                                                             \
         T *c = C + r * ldc;                                                                                    \
+        if (half && nc == FR_NR_##SUFFIX / 2) {                                                                \
+            fr_vec_##SUFFIX c0 = acc[r][0], old;                                                               \
+            if (add) {                                                                                         \
+                memcpy(&old, c, sizeof old);                                                                   \
+                c0 += old;                                                                                     \
+            }                                                                                                  \
+            memcpy(c, &c0, sizeof c0);                                                                         \
+            continue;                                                                                          \
+        }                                                                                                      \
         if (nc == FR_NR_##SUFFIX) {                                                                            \
             fr_vec_##SUFFIX c0 = acc[r][0], c1 = acc[r][1], old;                                               \
             if (add) {                                                                                         \
@@ -141,15 +156,20 @@ FR_INLINE void fr_block_##SUFFIX(int mr, int half, ptrdiff_t nc, ptrdiff_t k, co
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
-/* The m rows of C[:, 0 : nc] against one strip, as fr_block reads A and A2: blocks of FR_MR rows, then of 2 and \
- * 1 for the rest, each size a literal so that its accumulators stay in registers. Row by row, the last m %    \
- * FR_MR rows (a packed batch's last sequences at the steps where some have ended) ran two chains of multiply- \
- * adds each, at the FMA latency (1 thread, n 256, k 72, three alternating runs of the min of 30: float64 m 2  \
- * 23 -> 27, m 7 42 -> 46 GFLOP/s, float32 m 3 62 -> 75; m 15 and 31 2-4% faster; m 32 the same). */           \
+/* The m rows of C[:, 0 : nc] against one strip, as fr_block reads A and A2: blocks of FR_MR rows              \
+ * (FR_MR_HALF first for a half block), then of 2 and 1 for the rest, each size a literal so that its          \
+ * accumulators stay in registers. Row by row, the last m % FR_MR rows (a packed batch's last sequences at     \
+ * the steps where some have ended) ran two chains of multiply-adds each, at the FMA latency (1 thread, n      \
+ * 256, k 72, three alternating runs of the min of 30: float64 m 2 23 -> 27, m 7 42 -> 46 GFLOP/s, float32 m   \
+ * 3 62 -> 75; m 15 and 31 2-4% faster; m 32 the same). */                                                     \
 FR_INLINE void fr_blocks_##SUFFIX(ptrdiff_t m, int half, ptrdiff_t nc, ptrdiff_t k, const T *A, ptrdiff_t ar,  \
                                   ptrdiff_t ak, ptrdiff_t k2, const T *A2, ptrdiff_t ar2, const T *strip,      \
                                   ptrdiff_t bk, T *C, ptrdiff_t ldc, int add) {                                \
     ptrdiff_t j = 0;                                                                                           \
+    if (half)                                                                                                  \
+        for (; j + FR_MR_HALF <= m; j += FR_MR_HALF)                                                           \
+            fr_block_##SUFFIX(FR_MR_HALF, 1, nc, k, A + j * ar, ar, ak, k2, A2 + j * ar2, ar2, strip, bk,      \
+                              C + j * ldc, ldc, add);                                                          \
     for (; j + FR_MR <= m; j += FR_MR)                                                                         \
         fr_block_##SUFFIX(FR_MR, half, nc, k, A + j * ar, ar, ak, k2, A2 + j * ar2, ar2, strip, bk, C + j * ldc, \
                           ldc, add);                                                                           \
@@ -171,7 +191,9 @@ FR_INLINE void fr_panel_##SUFFIX(ptrdiff_t m, ptrdiff_t nc, ptrdiff_t k, const T
      * (m 32, n 256, k 72, 1 thread: float64 46 -> 52, float32 97 -> 111 GFLOP/s). */                          \
     if (nc == FR_NR_##SUFFIX)                                                                                  \
         fr_blocks_##SUFFIX(m, 0, FR_NR_##SUFFIX, k, A, ar, ak, k2, A2, ar2, strip, bk, C, ldc, add);           \
-    else if (nc <= FR_NR_##SUFFIX / 2)                                                                         \
+    else if (nc == FR_NR_##SUFFIX / 2)                                                                         \
+        fr_blocks_##SUFFIX(m, 1, FR_NR_##SUFFIX / 2, k, A, ar, ak, k2, A2, ar2, strip, bk, C, ldc, add);       \
+    else if (nc < FR_NR_##SUFFIX / 2)                                                                          \
         fr_blocks_##SUFFIX(m, 1, nc, k, A, ar, ak, k2, A2, ar2, strip, bk, C, ldc, add);                       \
     else                                                                                                       \
         fr_blocks_##SUFFIX(m, 0, nc, k, A, ar, ak, k2, A2, ar2, strip, bk, C, ldc, add);                       \

@@ -81,8 +81,12 @@ def test_axpy(dtype, n):
 # One row runs groups of 4 strips, then 1 to 3 strips and a partial one as blocks: n = 64 and 128 (whole groups
 # in double and float), 150 and 50 (groups, strips and a partial strip, a half one), 512 by k = 128
 # (a streaming LSTM's step), k past one chunk (300).
+# A last strip of half a strip or less runs in half blocks of 8 rows, then 4, 2 and 1 (m = 15, 23), and one of
+# exactly half a strip is stored as one vector: n = 6, 12, 20, 24 and 48 end on such a strip at some width (16,
+# 32 or 64 bytes) in float or double.
 PACKED_SHAPES = SHAPES + [(4, 32, 8), (5, 33, 2), (8, 16, 16), (3, 15, 7), (32, 256, 64), (33, 150, 50),
                           (6, 40, 129), (5, 17, 300), (9, 4, 5), (7, 50, 200),
+                          (15, 12, 9), (15, 20, 33), (15, 24, 7), (23, 48, 130), (15, 6, 3), (8, 8, 5),
                           (1, 64, 3), (1, 128, 300), (1, 150, 37), (1, 50, 9), (1, 512, 128)]
 
 
@@ -134,10 +138,13 @@ def test_pair_gemm(dtype, m, n, k1, k2):
 
 # (k, m, n): one row of A and B; m by the register block of 4 and not; n within one strip, on its edge, and past
 # it with a partial strip (32 floats, 16 doubles); a last strip of exactly half a strip, read in place (8, 24, 56
-# in double, 16, 48 in float: the stash's padded widths); k past one chunk of 128 rows (the backward's P).
+# in double, 16, 48 in float: the stash's padded widths); k past one chunk of 128 rows (the backward's P); half
+# blocks of 8 rows and fewer (m = 15, 17, 24) on exactly half a strip at some width (n = 6, 12, 20) and less
+# (n = 2: BLAS where it fills less than a quarter of a vector, _blas.pxd's wide_product).
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("k, m, n", [(1, 1, 1), (5, 4, 3), (7, 9, 32), (300, 36, 47), (129, 12, 16), (200, 3, 65),
-                                     (64, 7, 8), (130, 5, 24), (140, 13, 56), (33, 6, 16), (150, 9, 48)])
+                                     (64, 7, 8), (130, 5, 24), (140, 13, 56), (33, 6, 16), (150, 9, 48),
+                                     (140, 15, 12), (70, 17, 20), (33, 24, 6), (9, 15, 2)])
 @pytest.mark.parametrize("add", [False, True])
 @pytest.mark.parametrize("own", [False, True])
 def test_gemm_tn(dtype, k, m, n, add, own):

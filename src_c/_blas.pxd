@@ -145,9 +145,9 @@ cdef inline bint wide_product(int n, const floating* any) noexcept nogil:
 cdef inline void gemm_tn(bint own, int m, int n, int k, const floating* A, int lda, const floating* B, int ldb,
                          bint add, floating* C, int ldc) noexcept nogil:
     """C (m, n) = A^T B, or += when add, for A (k, m) and B (k, n): the backward's whole-sequence weight gradients,
-    k the packed rows. own: fastrnn's product (_gemm.h, fr_gemm_tn), which skips BLAS's copies of A and B; the
-    caller's choice (fastrnn/_threads.py, own_sequence: BLAS for large gradients and several threads). BLAS still
-    takes a C narrower than one vector (wide_product)."""
+    k the packed rows. own: fastrnn's product (_gemm.h, fr_gemm_tn), which reads B in place and copies A a chunk
+    of rows at a time, where BLAS copies both whole; the caller's choice (fastrnn/_threads.py, own_sequence: BLAS
+    for large gradients and several threads). BLAS still takes a C narrower than wide_product asks."""
     if own and wide_product(n, A):
         if floating is float:
             fr_gemm_tn_f(m, n, k, A, lda, B, ldb, C, ldc, add)

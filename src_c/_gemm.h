@@ -1,6 +1,6 @@
 /* The kernels' per-step recurrent product, C (m, n) += A (m, k) @ B (k, n), all row-major, for the few rows of
  * one step (m = the live sequences) and the same B at every step of a sequence; the same register blocks also
- * run the input projection, the backward's dX and, in place (fr_gemm_tn), its weight gradients A^T B.
+ * run the input projection, the backward's dX and (fr_gemm_tn, on B in place) its weight gradients A^T B.
  *
  * BLAS's GEMM copies B into its panel layout at every call; at m = 32 rows that copy and the call's set-up cost
  * about as much as the multiply-adds (perf: sgemm_incopy a third of the sgemm time of a small LSTM step). Here B
@@ -260,21 +260,41 @@ static inline TARGET void fr_gemm_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
     }                                                                                                          \
 }                                                                                                              \
                                                                                                                \
-/* C (m, n) += A^T B (or =, as fr_gemm) for A (k, m) and B (k, n) row-major, neither laid out: the backward's  \
- * weight gradients da^T [x, h_{t-1}, 1] over all the packed rows, k = P. BLAS copies both into its panel layout \
- * first, and at k = 32,000 the copies cost about half as much as the multiply-adds. Here the k rows go in chunks \
- * of FR_KC, whose rows of A and B stay in the cache while every register block of C walks them; B's strips are \
- * read in place, a last partial one through a zero-padded copy so that no load runs past B (a last half strip is \
- * read in place: the half block loads its first vector only). The kernels' stash pads B's rows to whole or    \
- * half strips (_steps.pxd), so that no copy is made. Measured against OpenBLAS at 1 thread: m 128, n 145,     \
- * k 32000 (a long RNN's dW) float32 85 against 56 GFLOP/s, float64 40 against 35; m 512 float32 87 against 72. */ \
+/* C (m, n) += A^T B (or =, as fr_gemm) for A (k, m) and B (k, n) row-major: the backward's weight gradients   \
+ * da^T [x, h_{t-1}, 1] over all the packed rows, k = P. BLAS copies both into its panel layout first, and     \
+ * at k = 32,000 the copies cost about half as much as the multiply-adds. Here the k rows go in chunks of      \
+ * FR_KC, whose rows of A and B stay in the cache while every register block of C walks them. B's strips are   \
+ * read in place, a last partial one through a zero-padded copy so that no load runs past B (a last half       \
+ * strip is read in place: the half block loads its first vector only); the kernels' stash pads B's rows to    \
+ * whole or half strips (_steps.pxd), so that no copy is made. A block's k loop takes one value from each of   \
+ * kc rows of A, lda apart, and the next blocks read the same lines; when lda is a multiple of 512 bytes       \
+ * those lines fall into 8 of the L1 cache's 64 sets or fewer (2 at 2 KB: the gates of H = 128 in float, 64    \
+ * in double), too few to keep them, and A's chunk is copied once, into groups of FR_MR_HALF columns, each     \
+ * group's kc rows contiguous (Ap). Zen 3 (AVX2), 1 thread, min of 5-60 runs, in place -> copied (OpenBLAS):   \
+ * float32 m 512, n 152, k 32000 (a long LSTM's dW) 58 -> 79 GFLOP/s (77), float64 m 256, n 80, k 3200 (a      \
+ * small LSTM's) 30 -> 36-39 (35). At other strides, and for a product of one strip (which reads each line     \
+ * of A for a few blocks only), the copy cost more than it saved (tiny GRU training 2-4% slower, lda 150),     \
+ * and A is read in place, as it is without memory for Ap. */                                                  \
 static inline TARGET void fr_gemm_tn_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A,               \
         ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C, ptrdiff_t ldc, int add) {                              \
-    enum { NR = FR_NR_##SUFFIX };                                                                              \
+    enum { NR = FR_NR_##SUFFIX, GR = FR_MR_HALF };                                                             \
     T tail[FR_KC * NR];                                                                                        \
+    ptrdiff_t groups = (m + GR - 1) / GR;                                                                      \
+    int copy = n > NR && lda * (ptrdiff_t)sizeof(T) % 512 == 0;                                                \
+    T *Ap = copy ? (T *)malloc((size_t)(groups * FR_KC * GR) * sizeof(T)) : NULL;                              \
     for (ptrdiff_t k0 = 0; k0 < k; k0 += FR_KC) {                                                              \
         ptrdiff_t kc = k - k0 < FR_KC ? k - k0 : FR_KC;                                                        \
         int add_c = add || k0 > 0;                                                                             \
+        for (ptrdiff_t g = 0; Ap != NULL && g < groups; g++) {                                                 \
+            ptrdiff_t w = m - g * GR < GR ? m - g * GR : GR;                                                   \
+            T *dst = Ap + g * kc * GR;                                                                         \
+            const T *src = A + k0 * lda + g * GR;                                                              \
+            if (w == GR)                                                                                       \
+                for (ptrdiff_t kk = 0; kk < kc; kk++) memcpy(dst + kk * GR, src + kk * lda, GR * sizeof(T));   \
+            else                                                                                               \
+                for (ptrdiff_t kk = 0; kk < kc; kk++)                                                          \
+                    for (ptrdiff_t i = 0; i < GR; i++) dst[kk * GR + i] = i < w ? src[kk * lda + i] : 0;       \
+        }                                                                                                      \
         for (ptrdiff_t c0 = 0; c0 < n; c0 += NR) {                                                             \
             ptrdiff_t nc = n - c0 < NR ? n - c0 : NR, bk = ldb;                                                \
             const T *strip = B + k0 * ldb + c0;                                                                \
@@ -285,10 +305,16 @@ static inline TARGET void fr_gemm_tn_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_
                 strip = tail;                                                                                  \
                 bk = NR;                                                                                       \
             }                                                                                                  \
-            /* A in place of the unread second part, as fr_gemm's NULL. */                                     \
-            fr_panel_##SUFFIX(m, nc, kc, A + k0 * lda, 1, lda, 0, A, 1, strip, bk, C + c0, ldc, add_c);        \
+            /* A (or Ap) in place of the unread second part, as fr_gemm's NULL. */                             \
+            if (Ap == NULL)                                                                                    \
+                fr_panel_##SUFFIX(m, nc, kc, A + k0 * lda, 1, lda, 0, A, 1, strip, bk, C + c0, ldc, add_c);    \
+            else                                                                                               \
+                for (ptrdiff_t g = 0; g < groups; g++)                                                         \
+                    fr_panel_##SUFFIX(m - g * GR < GR ? m - g * GR : GR, nc, kc, Ap + g * kc * GR, 1, GR, 0,   \
+                                      Ap, 1, strip, bk, C + g * GR * ldc + c0, ldc, add_c);                    \
         }                                                                                                      \
     }                                                                                                          \
+    free(Ap);                                                                                                  \
 }
 
 #ifdef FR_WIDTHS

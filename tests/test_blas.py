@@ -140,11 +140,12 @@ def test_pair_gemm(dtype, m, n, k1, k2):
 # it with a partial strip (32 floats, 16 doubles); a last strip of exactly half a strip, read in place (8, 24, 56
 # in double, 16, 48 in float: the stash's padded widths); k past one chunk of 128 rows (the backward's P); half
 # blocks of 8 rows and fewer (m = 15, 17, 24) on exactly half a strip at some width (n = 6, 12, 20) and less
-# (n = 2: BLAS where it fills less than a quarter of a vector, _blas.pxd's wide_product).
+# (n = 2: BLAS where it fills less than a quarter of a vector, _blas.pxd's wide_product); A's chunks copied in
+# groups of 8 columns, whole (m = 64) and with a partial last one (m = 37).
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("k, m, n", [(1, 1, 1), (5, 4, 3), (7, 9, 32), (300, 36, 47), (129, 12, 16), (200, 3, 65),
                                      (64, 7, 8), (130, 5, 24), (140, 13, 56), (33, 6, 16), (150, 9, 48),
-                                     (140, 15, 12), (70, 17, 20), (33, 24, 6), (9, 15, 2)])
+                                     (140, 15, 12), (70, 17, 20), (33, 24, 6), (9, 15, 2), (260, 64, 20), (130, 37, 33)])
 @pytest.mark.parametrize("add", [False, True])
 @pytest.mark.parametrize("own", [False, True])
 def test_gemm_tn(dtype, k, m, n, add, own):

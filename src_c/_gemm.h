@@ -270,11 +270,13 @@ static inline TARGET void fr_gemm_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
  * kc rows of A, lda apart, and the next blocks read the same lines; when lda is a multiple of 512 bytes       \
  * those lines fall into 8 of the L1 cache's 64 sets or fewer (2 at 2 KB: the gates of H = 128 in float, 64    \
  * in double), too few to keep them, and A's chunk is copied once, into groups of FR_MR_HALF columns, each     \
- * group's kc rows contiguous (Ap). Zen 3 (AVX2), 1 thread, min of 5-60 runs, in place -> copied (OpenBLAS):   \
- * float32 m 512, n 152, k 32000 (a long LSTM's dW) 58 -> 79 GFLOP/s (77), float64 m 256, n 80, k 3200 (a      \
- * small LSTM's) 30 -> 36-39 (35). At other strides, and for a product of one strip (which reads each line     \
- * of A for a few blocks only), the copy cost more than it saved (tiny GRU training 2-4% slower, lda 150),     \
- * and A is read in place, as it is without memory for Ap. */                                                  \
+ * group's kc rows contiguous (Ap), 8 rows of A at a time (a group's column at a time, every row's line came   \
+ * from the L2 cache once per group: 12% of the product's time in double). Zen 3 (AVX2), 1 thread, min of      \
+ * 5-60 runs, in place -> copied (OpenBLAS): float32 m 512, n 152, k 32000 (a long LSTM's dW) 58 -> 76-79      \
+ * GFLOP/s (76-78), float64 30 -> 38-39; m 256, n 80, k 3200 (a small LSTM's) float64 30 -> 36-39 (32-37),     \
+ * float32 75-80 -> 82-86 (75). At other strides, and for a product of one strip (which reads each line of A   \
+ * for a few blocks only), the copy cost more than it saved (tiny GRU training 2-4% slower, lda 150), and A    \
+ * is read in place, as it is without memory for Ap. */                                                        \
 static inline TARGET void fr_gemm_tn_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *A,               \
         ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C, ptrdiff_t ldc, int add) {                              \
     enum { NR = FR_NR_##SUFFIX, GR = FR_MR_HALF };                                                             \
@@ -285,16 +287,17 @@ static inline TARGET void fr_gemm_tn_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_
     for (ptrdiff_t k0 = 0; k0 < k; k0 += FR_KC) {                                                              \
         ptrdiff_t kc = k - k0 < FR_KC ? k - k0 : FR_KC;                                                        \
         int add_c = add || k0 > 0;                                                                             \
-        for (ptrdiff_t g = 0; Ap != NULL && g < groups; g++) {                                                 \
-            ptrdiff_t w = m - g * GR < GR ? m - g * GR : GR;                                                   \
-            T *dst = Ap + g * kc * GR;                                                                         \
-            const T *src = A + k0 * lda + g * GR;                                                              \
-            if (w == GR)                                                                                       \
-                for (ptrdiff_t kk = 0; kk < kc; kk++) memcpy(dst + kk * GR, src + kk * lda, GR * sizeof(T));   \
-            else                                                                                               \
-                for (ptrdiff_t kk = 0; kk < kc; kk++)                                                          \
-                    for (ptrdiff_t i = 0; i < GR; i++) dst[kk * GR + i] = i < w ? src[kk * lda + i] : 0;       \
-        }                                                                                                      \
+        for (ptrdiff_t k1 = 0; Ap != NULL && k1 < kc; k1 += 8)                                                 \
+            for (ptrdiff_t g = 0; g < groups; g++) {                                                           \
+                ptrdiff_t w = m - g * GR < GR ? m - g * GR : GR, k2 = kc - k1 < 8 ? kc : k1 + 8;               \
+                T *dst = Ap + g * kc * GR;                                                                     \
+                const T *src = A + k0 * lda + g * GR;                                                          \
+                if (w == GR)                                                                                   \
+                    for (ptrdiff_t kk = k1; kk < k2; kk++) memcpy(dst + kk * GR, src + kk * lda, GR * sizeof(T)); \
+                else                                                                                           \
+                    for (ptrdiff_t kk = k1; kk < k2; kk++)                                                     \
+                        for (ptrdiff_t i = 0; i < GR; i++) dst[kk * GR + i] = i < w ? src[kk * lda + i] : 0;   \
+            }                                                                                                  \
         for (ptrdiff_t c0 = 0; c0 < n; c0 += NR) {                                                             \
             ptrdiff_t nc = n - c0 < NR ? n - c0 : NR, bk = ldb;                                                \
             const T *strip = B + k0 * ldb + c0;                                                                \

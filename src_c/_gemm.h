@@ -289,13 +289,14 @@ static inline TARGET void fr_gemm_tn_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_
         int add_c = add || k0 > 0;                                                                             \
         for (ptrdiff_t k1 = 0; Ap != NULL && k1 < kc; k1 += 8)                                                 \
             for (ptrdiff_t g = 0; g < groups; g++) {                                                           \
-                ptrdiff_t w = m - g * GR < GR ? m - g * GR : GR, k2 = kc - k1 < 8 ? kc : k1 + 8;               \
+                ptrdiff_t w = m - g * GR < GR ? m - g * GR : GR, ke = kc - k1 < 8 ? kc : k1 + 8;               \
                 T *dst = Ap + g * kc * GR;                                                                     \
                 const T *src = A + k0 * lda + g * GR;                                                          \
                 if (w == GR)                                                                                   \
-                    for (ptrdiff_t kk = k1; kk < k2; kk++) memcpy(dst + kk * GR, src + kk * lda, GR * sizeof(T)); \
+                    for (ptrdiff_t kk = k1; kk < ke; kk++)                                                     \
+                        memcpy(dst + kk * GR, src + kk * lda, GR * sizeof(T));                                 \
                 else                                                                                           \
-                    for (ptrdiff_t kk = k1; kk < k2; kk++)                                                     \
+                    for (ptrdiff_t kk = k1; kk < ke; kk++)                                                     \
                         for (ptrdiff_t i = 0; i < GR; i++) dst[kk * GR + i] = i < w ? src[kk * lda + i] : 0;   \
             }                                                                                                  \
         for (ptrdiff_t c0 = 0; c0 < n; c0 += NR) {                                                             \

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 from scipy import sparse
 
+import reference as ref
 from fastrnn._sequences import (
     PackedBatch,
     check_sequences,
@@ -403,6 +404,29 @@ def test_pack_worked_example_with_ties():
     assert_array_equal(
         sequence_order(batch), [0, 5, 9, 12, 14, 1, 6, 10, 13, 15, 2, 7, 11, 3, 8, 4]
     )
+
+
+@pytest.mark.parametrize("n, steps, n_features", [(1, 1, 1), (1, 40, 3), (4, 1, 2), (5, 7, 1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pack_of_equal_lengths_matches_the_reference(n, steps, n_features, dtype):
+    # Sequences of one length take pack's shortcut (no sort, no scatter): the same
+    # batch as the reference packer's, every index array of its own.
+    rng = np.random.default_rng(n * steps)
+    sequences = [rng.standard_normal((steps, n_features)).astype(dtype) for _ in range(n)]
+    batch = pack(sequences)
+    X, batch_sizes, order = ref.pack(sequences)
+    assert_array_equal(batch.data, X)
+    assert batch.data.dtype == dtype and batch.data.flags.c_contiguous
+    assert_array_equal(batch.batch_sizes, batch_sizes)
+    assert_array_equal(batch.sorted_indices, order)
+    assert_array_equal(batch.unsorted_indices, np.argsort(order))
+    assert_array_equal(batch.lengths, [steps] * n)
+    for name in ("batch_sizes", "lengths", "sorted_indices", "unsorted_indices"):
+        assert getattr(batch, name).dtype == np.intp, name
+    assert not np.shares_memory(batch.sorted_indices, batch.unsorted_indices)
+    assert not any(np.shares_memory(batch.data, seq) for seq in sequences)
+    for back, seq in zip(unpack(batch.data, batch), sequences):
+        assert_array_equal(back, seq)
 
 
 def test_pack_keeps_ties_in_original_order_for_many_sequences():

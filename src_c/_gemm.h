@@ -292,12 +292,13 @@ static inline TARGET void fr_gemm_tn_##SUFFIX(ptrdiff_t m, ptrdiff_t n, ptrdiff_
                 ptrdiff_t w = m - g * GR < GR ? m - g * GR : GR, ke = kc - k1 < 8 ? kc : k1 + 8;               \
                 T *dst = Ap + g * kc * GR;                                                                     \
                 const T *src = A + k0 * lda + g * GR;                                                          \
-                if (w == GR)                                                                                   \
-                    for (ptrdiff_t kk = k1; kk < ke; kk++)                                                     \
+                /* A last group's columns past m are never read (its blocks take its w rows of C); a whole     \
+                 * group's copy has a constant size, which GCC inlines. */                                     \
+                for (ptrdiff_t kk = k1; kk < ke; kk++)                                                         \
+                    if (w == GR)                                                                               \
                         memcpy(dst + kk * GR, src + kk * lda, GR * sizeof(T));                                 \
-                else                                                                                           \
-                    for (ptrdiff_t kk = k1; kk < ke; kk++)                                                     \
-                        for (ptrdiff_t i = 0; i < GR; i++) dst[kk * GR + i] = i < w ? src[kk * lda + i] : 0;   \
+                    else                                                                                       \
+                        memcpy(dst + kk * GR, src + kk * lda, (size_t)w * sizeof(T));                          \
             }                                                                                                  \
         for (ptrdiff_t c0 = 0; c0 < n; c0 += NR) {                                                             \
             ptrdiff_t nc = n - c0 < NR ? n - c0 : NR, bk = ldb;                                                \

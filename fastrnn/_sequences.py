@@ -177,7 +177,7 @@ def pack(sequences):
     lengths = np.fromiter(
         (seq.shape[0] for seq in sequences), dtype=np.intp, count=len(sequences)
     )
-    if lengths[0] > 0 and (lengths == lengths[0]).all():
+    if lengths.size and lengths[0] > 0 and (lengths == lengths[0]).all():
         return _pack_equal(sequences, lengths)
     # A stable sort of the negated lengths sorts longest first and keeps tied
     # sequences in their original order, as PyTorch's pack_sequence does.

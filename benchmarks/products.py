@@ -7,7 +7,7 @@ feature count F, the ratio own time / BLAS time (below 1: the own product is fas
 
 - dX = da (P, G) @ W_ih (G, F): the own product on W_ih laid out for the call (fastrnn._blas_check.step_gemm_check,
   as the kernels' gemm_nn does where _blas.pxd's wide_product lets it), against BLAS's GEMM, at every F;
-- dW = da^T (G, P) @ X (P, F): fr_gemm_tn in place (gemm_tn_check), against BLAS's GEMM; where F fills less than
+- dW = da^T (G, P) @ X (P, F): fr_gemm_tn (gemm_tn_check), against BLAS's GEMM; where F fills less than
   wide_product asks, both sides run BLAS and the ratio is 1.
 
 Each figure is the min of N calls (default 150) of each side in turn, at the vector width this process runs
@@ -15,7 +15,7 @@ Each figure is the min of N calls (default 150) of each side in turn, at the vec
 backward's narrow products the kernels leave to BLAS.
 """
 import argparse
-import time
+import timeit
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -25,23 +25,16 @@ from fastrnn._blas_check import gemm_tn_check, step_gemm_check, vector_bytes
 SHAPES = [(3200, 256), (1600, 200)]
 
 
-def best(fn, calls):
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def ratios(dtype, P, G, F, calls):
     """(own / BLAS for dX, own / BLAS for dW) at one shape."""
     rng = np.random.default_rng(0)
     da, W, X = (rng.standard_normal(s).astype(dtype) for s in [(P, G), (G, F), (P, F)])
     dX, dW = np.zeros((P, F), dtype), np.zeros((G, F), dtype)
     with threadpool_limits(1, "blas"):
-        dx = [best(lambda own=own: step_gemm_check(False, da, W, 0.0, dX, own), calls) for own in (True, False)]
-        dw = [best(lambda own=own: gemm_tn_check(own, da, X, False, dW), calls) for own in (True, False)]
+        dx = [min(timeit.repeat(lambda own=own: step_gemm_check(False, da, W, 0.0, dX, own), number=1, repeat=calls))
+              for own in (True, False)]
+        dw = [min(timeit.repeat(lambda own=own: gemm_tn_check(own, da, X, False, dW), number=1, repeat=calls))
+              for own in (True, False)]
     return dx[0] / dx[1], dw[0] / dw[1]
 
 

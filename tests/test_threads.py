@@ -13,6 +13,24 @@ def test_blas_threads_follows_threadpool_limits():
         assert _threads.blas_threads() == 1
 
 
+def _library_threads():
+    return [lib.get_num_threads() for lib in _threads._blas_libraries().lib_controllers]
+
+
+@pytest.mark.parametrize("outer", [2, 3])
+def test_one_blas_thread_limits_then_restores_each_library(outer):
+    with threadpool_limits(outer, "blas"):
+        before = _library_threads()
+        with pytest.raises(KeyError):
+            with _threads.one_blas_thread():
+                assert _threads.blas_threads() == 1
+                with _threads.one_blas_thread():  # nested: a lane inside step_threads's context
+                    assert _threads.blas_threads() == 1
+                assert _threads.blas_threads() == 1
+                raise KeyError  # restored on the way out of an error too
+        assert _library_threads() == before
+
+
 def test_own_product_on_one_blas_thread_at_any_size():
     with threadpool_limits(1, "blas"):
         assert _threads.own_product(1, 4, 8)

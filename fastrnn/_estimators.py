@@ -62,8 +62,17 @@ class StreamState:
     __slots__ = ("h", "c")
 
     def __init__(self, h, c=None):
-        self.h = tuple(h)
-        self.c = None if c is None else tuple(c)
+        h = tuple(h)
+        c = None if c is None else tuple(c)
+        if not h or any(not isinstance(a, np.ndarray) or a.ndim != 2 for a in h + (c or ())):
+            raise ValueError("A StreamState holds, for every layer, a 2-D (n_samples, H) array of h (and of c for "
+                             "an LSTM); make one with an estimator's init_state.")
+        if c is not None and [a.shape for a in c] != [a.shape for a in h]:
+            raise ValueError(f"c must hold arrays shaped as h's {[a.shape for a in h]}, got {[a.shape for a in c]}.")
+        if len({a.shape[0] for a in h}) > 1:
+            raise ValueError(f"Every layer's state must hold the same streams, got {[a.shape for a in h]}.")
+        self.h = h
+        self.c = c
 
     @property
     def n_samples(self):
@@ -73,20 +82,43 @@ class StreamState:
     def _arrays(self):
         return self.h + (self.c or ())
 
-    def take(self, indices):
-        """A new state holding the streams ``indices`` (an int array, a list or a boolean mask), copied."""
+    def _streams(self, indices):
+        """indices (ints, negative ones from the end, or a boolean mask of n_samples) as an int array, checked."""
         idx = np.asarray(indices)
         idx = idx[None] if idx.ndim == 0 else idx
+        n = self.n_samples
+        if idx.dtype == bool:
+            if idx.shape != (n,):
+                raise ValueError(f"A boolean mask of streams must have shape ({n},), got {idx.shape}.")
+            return np.flatnonzero(idx)
+        if idx.size == 0:
+            return np.empty(0, dtype=np.intp)
+        if idx.dtype.kind not in "iu" or idx.ndim != 1:
+            raise TypeError(f"indices must be integers or a boolean mask, got {idx.dtype} of shape {idx.shape}.")
+        if idx.min() < -n or idx.max() >= n:
+            raise ValueError(f"indices must be in [-{n}, {n}) for a state of {n} streams, got {indices!r}.")
+        return idx
+
+    def _same_model(self, other, what):
+        if (not isinstance(other, StreamState) or (self.c is None) != (other.c is None)
+                or [a.shape[1] for a in self.h] != [a.shape[1] for a in other.h]
+                or self.h[0].dtype != other.h[0].dtype):
+            raise ValueError(f"{what} needs StreamStates of the same model (cell, hidden sizes and dtype), got "
+                             f"{self!r} and {other!r}.")
+
+    def take(self, indices):
+        """A new state holding the streams ``indices`` (an int array, a list or a boolean mask), copied."""
+        idx = self._streams(indices)
         h = tuple(a[idx] for a in self.h)
         return StreamState(h, None if self.c is None else tuple(a[idx] for a in self.c))
 
     def put(self, indices, other):
         """A new state: this one with the streams ``indices`` replaced by those of `other` (in order)."""
-        idx = np.asarray(indices)
-        idx = idx[None] if idx.ndim == 0 else idx
-        if not isinstance(other, StreamState) or (self.c is None) != (other.c is None) \
-                or len(self.h) != len(other.h):
-            raise ValueError("put needs a StreamState of the same model.")
+        self._same_model(other, "put")
+        idx = self._streams(indices)
+        if len(idx) != other.n_samples:
+            raise ValueError(f"put replaces {len(idx)} streams, but the other state holds {other.n_samples}; they "
+                             "must match.")
         arrays = []
         for mine, theirs in zip(self._arrays(), other._arrays()):
             new = mine.copy()
@@ -101,6 +133,8 @@ class StreamState:
         states = list(states)
         if not states or any(not isinstance(s, StreamState) for s in states):
             raise ValueError("concatenate needs a non-empty list of StreamState.")
+        for s in states[1:]:
+            states[0]._same_model(s, "concatenate")
         h = tuple(np.concatenate(parts) for parts in zip(*(s.h for s in states)))
         c = None if states[0].c is None else tuple(np.concatenate(parts) for parts in zip(*(s.c for s in states)))
         return cls(h, c)
@@ -139,7 +173,8 @@ def _flatten_steps(seqs, y, sample_weight):
     if sample_weight is None:
         w = np.ones(len(y_rows))
     elif not ((isinstance(sample_weight, np.ndarray) and sample_weight.ndim == 2)
-              or (isinstance(sample_weight, (list, tuple)) and np.ndim(sample_weight[0]) == 1)):
+              or (isinstance(sample_weight, (list, tuple)) and len(sample_weight) > 0
+                  and np.ndim(sample_weight[0]) == 1)):
         w = np.repeat(_check_sample_weight(sample_weight, np.empty(len(seqs)), dtype=np.float64), lengths)
     else:
         w_seqs = [np.asarray(wi, dtype=np.float64) for wi in sample_weight]
@@ -149,6 +184,14 @@ def _flatten_steps(seqs, y, sample_weight):
         if not np.isfinite(w).all():
             raise ValueError("sample_weight contains NaN or infinity.")
     return y_rows, w, starts
+
+
+def _check_weight_sum(sw, name):
+    """Weights whose sum overflows float64 would make every weighted mean loss NaN and every gradient 0, a fit
+    that "succeeds" without training."""
+    if not np.isfinite(sw.sum()):
+        raise ValueError(f"{name} sums to infinity in float64 (largest weight {sw.max():.3g}); scale the weights "
+                         "down.")
 
 
 def _batch_targets(batch, idx, Y, w, starts):
@@ -293,6 +336,7 @@ class BaseRNN(BaseEstimator):
             sw = _check_sample_weight(sample_weight, np.empty(len(seqs)), dtype=np.float64)
         if np.any(sw < 0) or not sw.sum() > 0:
             raise ValueError("sample_weight must be non-negative with a positive sum.")
+        _check_weight_sum(sw, "sample_weight")
         return seqs, y, sw, starts
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -317,10 +361,35 @@ class BaseRNN(BaseEstimator):
         return self._fit(X, y, sample_weight, incremental=False)
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
+        # A fit that fails leaves the estimator as it was: a fitted model stays fitted and continues exactly (its
+        # random generator too), whether the call fails its checks (one class, a validation set too small, weights
+        # that sum to 0) or, fitting a new network, fails later (out of memory). The one exception: training that
+        # diverges keeps its last finite weights (_diverged says so). Until the epochs start, fit only rebinds
+        # attributes (a new network, optimizer, curves) and draws from the generator, so putting the attributes
+        # and the generator's state back undoes it; the epochs change an existing network's weights in place.
+        first_fit = not hasattr(self, "_network") or not (self.warm_start or incremental)
+        saved = dict(self.__dict__)
+        rng_state = self._rng.bit_generator.state if "_rng" in saved else None
+        training = False
+        try:
+            run = self._start_fit(X, y, sample_weight, incremental, classes, first_fit)
+            training = True
+            self._train(*run)
+        except BaseException as exc:
+            if not (training and isinstance(exc, FloatingPointError)) and (first_fit or not training):
+                self.__dict__.clear()
+                self.__dict__.update(saved)
+                if rng_state is not None:
+                    self._rng.bit_generator.state = rng_state
+            raise
+        return self
+
+    def _start_fit(self, X, y, sample_weight, incremental, classes, first_fit):
+        """Check the arguments, make the network (first fit) and the optimizer, and split off the validation set:
+        what `_train` runs the epochs on."""
         hidden, dense = self._check_fit_params()
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True (as MLP's).")
-        first_fit = not hasattr(self, "_network") or not (self.warm_start or incremental)
         seqs, y, sw, starts = self._check_X_y(X, y, sample_weight, reset=first_fit)
         Y = self._encode_targets(y, first_fit, classes)
         if first_fit:
@@ -345,8 +414,22 @@ class BaseRNN(BaseEstimator):
         sw = self._class_weighted(sw, y)
         if first_fit or not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._new_optimizer()
-        self._train(seqs, Y.astype(self._network.dtype), sw, starts, incremental)
-        return self
+        Y = Y.astype(self._network.dtype)
+        early_stopping = self.early_stopping and not incremental
+        # The weight of each sequence: its own, or the sum over its steps.
+        seq_weight = sw if starts is None else np.add.reduceat(sw, starts)
+        validation = None
+        if early_stopping:
+            # Stratify sequence labels; per-step labels cannot stratify a split of sequences.
+            train, val = self._split_validation(len(seqs), Y, stratified=starts is None)
+            val_batch = pack([seqs[i] for i in val])
+            validation = (val_batch, *_batch_targets(val_batch, val, Y, sw, starts))
+        else:
+            train = np.arange(len(seqs))
+        if not seq_weight[train].sum() > 0:
+            raise ValueError("All sequences used for training have zero sample_weight"
+                             + (" (after the early_stopping validation split)." if early_stopping else "."))
+        return seqs, Y, sw, starts, incremental, train, validation
 
     def _start_run(self):
         """A fit (first or warm) is a new run of epochs: its own stopping counter, and its own best epoch to
@@ -412,26 +495,13 @@ class BaseRNN(BaseEstimator):
             )
         return train, val
 
-    def _train(self, seqs, Y, sw, starts, incremental):
-        """Run the epochs of one fit (one epoch for partial_fit), with MLP's stopping rules.
+    def _train(self, seqs, Y, sw, starts, incremental, train, validation):
+        """Run the epochs of one fit (one epoch for partial_fit) on the sequences `train`, with MLP's stopping
+        rules; validation: the early_stopping set as (batch, targets, weights), or None.
 
         Y and sw hold one row per sequence, or with return_sequences one row per step, sequence after sequence:
         sequence i's rows start at starts[i].
         """
-        early_stopping = self.early_stopping and not incremental
-        # The weight of each sequence: its own, or the sum over its steps.
-        seq_weight = sw if starts is None else np.add.reduceat(sw, starts)
-        validation = None
-        if early_stopping:
-            # Stratify sequence labels; per-step labels cannot stratify a split of sequences.
-            train, val = self._split_validation(len(seqs), Y, stratified=starts is None)
-            val_batch = pack([seqs[i] for i in val])
-            validation = (val_batch, *_batch_targets(val_batch, val, Y, sw, starts))
-        else:
-            train = np.arange(len(seqs))
-        if not seq_weight[train].sum() > 0:
-            raise ValueError("All sequences used for training have zero sample_weight"
-                             + (" (after the early_stopping validation split)." if early_stopping else "."))
         batch_size = self._batch_size(len(train))
         if self.verbose:
             print(f"{'epoch':>5}  {'train loss':>11}  {'val loss':>11}  {'val score':>9}  {'seconds':>8}")
@@ -444,7 +514,7 @@ class BaseRNN(BaseEstimator):
                     # otherwise leave a model stopped just after a spike.
                     if improved and not incremental:
                         best_params = self._network.params.copy()
-                    if incremental or self._should_stop(early_stopping):
+                    if incremental or self._should_stop(validation is not None):
                         break
                 else:
                     warnings.warn(
@@ -943,8 +1013,17 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         if isinstance(self.class_weight, dict):
             # Against every class of the model, not only those of this y: a partial_fit batch may lack a class.
             weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
-            return sw * weights[self._label_encoder.transform(y)]
-        return sw * compute_sample_weight(self.class_weight, y)
+            bad = ~(np.isfinite(weights) & (weights >= 0))
+            if bad.any():
+                raise ValueError(f"class_weight must be finite and non-negative, got {weights[bad].tolist()[0]!r} "
+                                 f"for class {self.classes_[bad].tolist()[0]!r}.")
+            sw = sw * weights[self._label_encoder.transform(y)]
+        else:
+            sw = sw * compute_sample_weight(self.class_weight, y)
+        if not sw.sum() > 0:
+            raise ValueError(f"class_weight={self.class_weight!r} gives every sequence of y weight 0.")
+        _check_weight_sum(sw, "sample_weight times class_weight")
+        return sw
 
     def _validation_score(self, y_true, raw):
         return accuracy_score(self._decode(y_true), self._decode(raw))
@@ -1071,7 +1150,6 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         self._label_encoder = LabelEncoder().fit(classes)
         self.classes_ = self._label_encoder.classes_
 
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = False
@@ -1125,7 +1203,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         if y.dtype.kind == "O":
             try:  # numbers held in an object array, as scikit-learn's regressors accept
                 y = y.astype(np.float64)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 pass
         if y.dtype.kind not in "biuf":
             raise ValueError(f"y must be numeric for a regressor, got dtype {y.dtype}.")
@@ -1136,6 +1214,8 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         if first_fit:
             self._y_1d = y.ndim == 1
         Y = y.reshape(len(y), -1).astype(np.float64)
+        if Y.shape[1] == 0:
+            raise ValueError(f"y must have at least one output, got shape {y.shape}.")
         if not first_fit and Y.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[1]} outputs, but {type(self).__name__} was fitted with "
                              f"{self.n_outputs_}.")

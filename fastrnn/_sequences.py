@@ -155,9 +155,9 @@ def check_sequences(
     # A value too large for float32 becomes infinity, which _check_finite
     # reports as an error, so numpy's overflow warning would only repeat it.
     with np.errstate(over="ignore"):
-        sequences = [np.ascontiguousarray(seq, dtype=dtype) for seq in sequences]
-    _check_finite(sequences)
-    return sequences
+        converted = [np.ascontiguousarray(seq, dtype=dtype) for seq in sequences]
+    _check_finite(converted, sequences)
+    return converted
 
 
 def pack(sequences):
@@ -548,6 +548,8 @@ def _as_real_array(obj, name):
     if array.dtype.kind == "O":
         try:
             return array.astype(np.float64)
+        except OverflowError as exc:
+            raise ValueError(f"{name} holds a number too large for float64: {exc}") from exc
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{name} must contain real numbers: {exc}") from exc
     if array.dtype.kind not in "biuf":
@@ -573,10 +575,16 @@ def _check_n_features(n_features_got, n_features, estimator):
     )
 
 
-def _check_finite(sequences):
-    """Raise when a sequence holds NaN or infinity, naming the first one."""
+def _check_finite(sequences, given=None):
+    """Raise when a sequence holds NaN or infinity, naming the first one; given: the sequences before their
+    conversion to the model's dtype, to tell a value too large for float32 from an infinity in X."""
     for i, seq in enumerate(sequences):
         if not np.isfinite(seq).all():
+            if given is not None and np.isfinite(given[i]).all():
+                raise ValueError(
+                    f"X holds values too large for {seq.dtype} in sequence {i} (largest magnitude "
+                    f"{np.abs(given[i]).max():.3g}); scale X (e.g. with fastrnn.SequenceScaler)."
+                )
             kind = "NaN" if np.isnan(seq).any() else "infinity"
             raise ValueError(
                 f"X contains {kind} in sequence {i}; all values must be finite."

@@ -159,9 +159,10 @@ cdef class Stepper:
                         and cnp.PyArray_ISNOTSWAPPED(a)):
                     continue
             raise ValueError(
-                f"state of layer {l} must be {self.dtype} arrays of shape ({n}, {self._layers[l].H}), got "
-                f"{getattr(obj, 'dtype', type(obj).__name__)} {getattr(obj, 'shape', '')}; make it with this "
-                "estimator's init_state."
+                f"state of layer {l} must be C-contiguous {self.dtype} arrays of shape ({n}, "
+                f"{self._layers[l].H}), got {getattr(obj, 'dtype', type(obj).__name__)} {getattr(obj, 'shape', '')}"
+                f"{'' if getattr(obj, 'flags', None) is None or obj.flags.c_contiguous else ' (not C-contiguous)'}; "
+                "make it with this estimator's init_state."
             )
 
     cdef tuple _new_states(self, Py_ssize_t n, void** data):

@@ -489,6 +489,98 @@ def test_partial_fit_errors():
         RNNRegressor(early_stopping=True, **TINY).partial_fit(X, y)
 
 
+def _state_of(model):
+    """What a failed call must leave as it was: every attribute (arrays compared by value), the weights, the
+    optimizer's arrays and the random generator's state."""
+    state = {k: v for k, v in vars(model).items() if k not in ("_network", "_optimizer", "_rng", "_label_encoder")}
+    state["params"] = model._network.params.copy()
+    state["optimizer"] = {k: np.copy(v) for k, v in vars(model._optimizer).items() if k != "params"}
+    state["rng"] = model._rng.bit_generator.state
+    return state
+
+
+def _assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], dict):
+            _assert_same_state(a[key], b[key])
+        else:
+            assert_array_equal(np.asarray(a[key], dtype=object) if isinstance(a[key], list) else a[key],
+                               np.asarray(b[key], dtype=object) if isinstance(b[key], list) else b[key])
+
+
+# Each of these used to change a fitted model before raising: classes_ from a y of one class; a new network from a
+# refit whose checks failed after it was made (a validation split too small, class weights of 0, NaN or 1e308, an
+# impossible network after n_features_in_ changed); a new optimizer and a drawn generator for a warm fit.
+FAILING_FITS = {
+    "one class": (dict(), lambda X, y: (X, np.ones(12, int)), {}),
+    "validation split too small": (dict(early_stopping=True, validation_fraction=0.01), lambda X, y: (X, y), {}),
+    "class weights of 0": (dict(class_weight={0: 0.0, 1: 0.0}), lambda X, y: (X, y), {}),
+    "negative class weight": (dict(class_weight={0: -1.0, 1: 1.0}), lambda X, y: (X, y), {}),
+    "NaN class weight": (dict(class_weight={0: np.nan, 1: 1.0}), lambda X, y: (X, y), {}),
+    "class weights overflowing": (dict(class_weight={0: 1e308, 1: 1e308}), lambda X, y: (X, y), {}),
+    "sample weights overflowing": (dict(), lambda X, y: (X, y), dict(sample_weight=np.full(12, 1e308))),
+    "network too large": (dict(hidden_layer_sizes=(10**12,)), lambda X, y: (X[:, :, :1], y), {}),
+}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("warm_start", [False, True])
+@pytest.mark.parametrize("case", FAILING_FITS)
+def test_a_failed_fit_leaves_a_fitted_classifier_as_it_was(case, warm_start):
+    params, data, kwargs = FAILING_FITS[case]
+    if warm_start and case in ("one class", "network too large"):
+        pytest.skip("a warm fit keeps the classes and refuses another architecture: nothing fails late")
+    X, y = np.random.default_rng(0).normal(size=(12, 5, 2)), np.arange(12) % 2
+    clf = RNNClassifier(warm_start=warm_start, **TINY).fit(X, y)
+    clf.partial_fit(X, y)  # an optimizer with moments, a generator that has drawn
+    before, predicted, set_before = _state_of(clf), clf.predict_proba(X), clf.get_params()
+    clf.set_params(**params)
+    with pytest.raises((ValueError, MemoryError)):
+        clf.fit(*data(X, y), **kwargs)
+    clf.set_params(**set_before)
+    _assert_same_state(_state_of(clf), before)
+    assert_array_equal(clf.predict_proba(X), predicted)
+    with pytest.raises(ValueError, match="not seen"):  # partial_fit too
+        clf.partial_fit(X, np.where(y == 0, 5, 1))
+    _assert_same_state(_state_of(clf), before)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_failed_fit_of_a_regressor_leaves_it_as_it_was():
+    X = np.random.default_rng(0).normal(size=(12, 5, 2))
+    y = X[:, :, 0].sum(1)
+    reg = RNNRegressor(warm_start=True, **TINY).fit(X, y)
+    before, predicted = _state_of(reg), reg.predict(X)
+    for bad in [dict(y=np.zeros((12, 0))), dict(y=np.c_[y, y]), dict(sample_weight=np.full(12, 1e308))]:
+        with pytest.raises(ValueError):
+            reg.fit(X, bad.get("y", y), sample_weight=bad.get("sample_weight"))
+    reg.set_params(early_stopping=True, validation_fraction=0.01)
+    with pytest.raises(ValueError, match="validation set of early_stopping is too small"):
+        reg.fit(X, y)
+    reg.set_params(early_stopping=False, validation_fraction=0.1)
+    _assert_same_state(_state_of(reg), before)
+    assert_array_equal(reg.predict(X), predicted)
+
+
+def test_weights_that_overflow_or_are_not_valid_class_weights_raise():
+    X, y = _easy(12)
+    with pytest.raises(ValueError, match="sample_weight sums to infinity in float64"):
+        RNNClassifier(**TINY).fit(X, y, sample_weight=np.full(12, 1e308))
+    with pytest.raises(ValueError, match="sample_weight times class_weight sums to infinity"):
+        RNNClassifier(class_weight={0: 1e308, 1: 1e308}, **TINY).fit(X, y)
+    for weight, shown in [(-1.0, "-1.0"), (np.nan, "nan"), (np.inf, "inf")]:
+        with pytest.raises(ValueError, match=f"class_weight must be finite and non-negative, got {shown} for class 0"):
+            RNNClassifier(class_weight={0: weight, 1: 1.0}, **TINY).fit(X, y)
+    with pytest.raises(ValueError, match="gives every sequence of y weight 0"):
+        RNNClassifier(class_weight={0: 0.0, 1: 0.0}, **TINY).fit(X, y)
+    with pytest.raises(ValueError, match="at least one output"):
+        RNNRegressor(**TINY).fit(X, np.zeros((12, 0)))
+    for empty in ([], ()):  # used to be an IndexError; now scikit-learn's check of a weight per sequence
+        with pytest.raises(ValueError, match="0 sample"):
+            RNNRegressor(return_sequences=True, **TINY).fit(X, [np.zeros(len(x)) for x in X], sample_weight=empty)
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("change", [dict(cell="gru"), dict(hidden_layer_sizes=(5,)), dict(bidirectional=True),
                                     dict(pooling="max"), dict(dense_layer_sizes=(3,)), dict(dropout=0.5)])

@@ -347,9 +347,18 @@ def test_nct_item_error_names_expected_layout():
         check_sequences([np.ones((2, 3, 1))], data_layout="NCT")
 
 
-def test_float32_overflow_is_reported_as_infinity():
-    with pytest.raises(ValueError, match="X contains infinity in sequence 1"):
+def test_float32_overflow_is_reported_as_too_large():
+    with pytest.raises(ValueError, match=r"too large for float32 in sequence 1 \(largest magnitude 1e\+300"):
         check_sequences(np.array([[1.0], [1e300]]), dtype=np.float32)
+    with pytest.raises(ValueError, match="X contains infinity in sequence 1"):
+        check_sequences(np.array([[1.0], [np.inf]]), dtype=np.float32)
+
+
+def test_integers_too_large_for_float64_are_a_value_error():
+    with pytest.raises(ValueError, match="X holds a number too large for float64"):
+        check_sequences([[[10**400, 1]] * 5] * 2)
+    with pytest.raises(ValueError, match="sequence 0 holds a number too large for float64"):
+        check_sequences([np.array([[10**400], [1]], dtype=object)])
 
 
 @pytest.mark.parametrize("data_layout", ["TNF", "ntf", None])

@@ -209,14 +209,51 @@ def test_streaming_errors():
     shallow = fitted(RNNRegressor, "lstm", hidden_layer_sizes=(5,))
     with pytest.raises(ValueError, match="does not belong to this model"):
         reg.predict_step(x, shallow.init_state(2))
-    wrong_size = StreamState([np.zeros((2, 5)), np.zeros((2, 5))], [np.zeros((2, 5)), np.zeros((2, 4))])
-    with pytest.raises(ValueError, match=r"state of layer 1 must be float64 arrays of shape \(2, 4\)"):
+    wrong_size = StreamState([np.zeros((2, 5)), np.zeros((2, 5))], [np.zeros((2, 5)), np.zeros((2, 5))])
+    with pytest.raises(ValueError, match=r"state of layer 1 must be C-contiguous float64 arrays of shape \(2, 4\)"):
         reg.predict_step(x, wrong_size)
-    wrong_dtype = StreamState([a.astype(np.float32) for a in state.h], state.c)
-    with pytest.raises(ValueError, match="state of layer 0 must be float64"):
+    wrong_dtype = StreamState([a.astype(np.float32) for a in state.h], [a.astype(np.float32) for a in state.c])
+    with pytest.raises(ValueError, match="state of layer 0 must be C-contiguous float64"):
         reg.predict_step(x, wrong_dtype)
+    fortran = StreamState([np.asfortranarray(a) for a in state.h], state.c)
+    with pytest.raises(ValueError, match=r"state of layer 0 must be C-contiguous .* \(not C-contiguous\)"):
+        reg.predict_step(x, fortran)
     with pytest.raises(ValueError, match="same model"):
         state.put([0], other.init_state(1))
+
+
+def test_stream_state_checks_its_arrays_and_streams():
+    lstm, gru = fitted(RNNRegressor, "lstm"), fitted(RNNRegressor, "gru")
+    state = lstm.predict_step(np.arange(9.0).reshape(3, 3), lstm.init_state(3))[1]
+    with pytest.raises(ValueError, match="2-D"):
+        StreamState([])
+    with pytest.raises(ValueError, match="2-D"):
+        StreamState([np.zeros(5)])
+    with pytest.raises(ValueError, match="c must hold arrays shaped as h's"):
+        StreamState([np.zeros((2, 5))], [np.zeros((2, 4))])
+    with pytest.raises(ValueError, match="same streams"):
+        StreamState([np.zeros((2, 5)), np.zeros((3, 4))])
+    assert state.take([]).n_samples == 0
+    assert_array_equal(state.take([True, False, True]).h[1], state.h[1][[0, 2]])
+    assert_array_equal(state.take(-1).c[0], state.c[0][[2]])
+    for bad in ([3], [-4], [0, 5]):
+        with pytest.raises(ValueError, match=r"indices must be in \[-3, 3\)"):
+            state.take(bad)
+    with pytest.raises(ValueError, match=r"mask of streams must have shape \(3,\)"):
+        state.take([True, False])
+    with pytest.raises(TypeError, match="integers or a boolean mask"):
+        state.take([0.5])
+    with pytest.raises(ValueError, match="put replaces 2 streams, but the other state holds 1"):
+        state.put([0, 1], state.take([2]))  # used to copy the one stream into both
+    with pytest.raises(ValueError, match="same model"):
+        StreamState.concatenate([state, gru.init_state(1)])  # used to drop the LSTM's c
+    with pytest.raises(ValueError, match="same model"):
+        StreamState.concatenate([gru.init_state(1), state])
+    with pytest.raises(ValueError, match="same model"):
+        StreamState.concatenate([state, fitted(RNNRegressor, "lstm", hidden_layer_sizes=(5,)).init_state(1)])
+    both = StreamState.concatenate([state, state.take([0])])
+    assert both.n_samples == 4
+    assert_array_equal(both.c[1][3], state.c[1][0])
 
 
 # ---- the compiled step itself (fastrnn._stream.Stepper) against the NumPy oracle ----
@@ -339,9 +376,9 @@ def test_stepper_errors():
         stepper.step(x, h, None)
     with pytest.raises(ValueError, match="X_t has 1 rows, but state holds 2 streams"):
         stepper.step(x[:1].copy(), h, c)
-    with pytest.raises(ValueError, match=r"state of layer 0 must be float64 arrays of shape \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"state of layer 0 must be C-contiguous float64 arrays of shape \(2, 4\)"):
         stepper.step(x, h, (c[0][:, ::2],))
-    with pytest.raises(ValueError, match=r"state of layer 0 must be float64"):
+    with pytest.raises(ValueError, match=r"state of layer 0 must be C-contiguous float64"):
         stepper.step(x, ([[0.0] * 4] * 2,), c)
     bad = x.copy()
     bad[1, 2] = np.nan
@@ -371,9 +408,9 @@ def test_stepper_byte_order_and_alignment():
     want = stepper.step(x, h, c)
     with pytest.raises(ValueError, match="X_t must be a float64 array"):
         stepper.step(x.astype(">f8"), h, c)
-    with pytest.raises(ValueError, match="state of layer 0 must be float64"):
+    with pytest.raises(ValueError, match="state of layer 0 must be C-contiguous float64"):
         stepper.step(x, (h[0].astype(">f8"),), c)
-    with pytest.raises(ValueError, match="state of layer 0 must be float64"):
+    with pytest.raises(ValueError, match="state of layer 0 must be C-contiguous float64"):
         stepper.step(x, h, (unaligned_copy(c[0]),))
     got = stepper.step(unaligned_copy(x), h, c)
     for a, b in zip((got[0], *got[1], *got[2]), (want[0], *want[1], *want[2])):

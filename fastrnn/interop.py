@@ -28,6 +28,7 @@ the second class ``sigmoid(z)``, as ``BCEWithLogitsLoss``), or one per class (``
 import json
 import os
 import re
+import reprlib
 
 import numpy as np
 
@@ -82,8 +83,11 @@ def read_safetensors(path):
         raise ValueError(f"{name} is not a safetensors file: its header length {n} exceeds the file size.")
     try:
         header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError, or an integer too long to convert
         raise ValueError(f"{name} is not a safetensors file: its header is not JSON ({exc}).") from None
+    except RecursionError:
+        raise ValueError(f"{name} is not a safetensors file: its JSON header is nested too deeply (malformed "
+                         "safetensors header).") from None
     if not isinstance(header, dict):
         raise ValueError(f"{name} is not a safetensors file: its header is not a JSON object.")
     buffer = memoryview(data)[8 + n:]
@@ -91,20 +95,13 @@ def read_safetensors(path):
     for key, info in header.items():
         if key == "__metadata__":
             continue
-        if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= set(info):
-            raise ValueError(f"{name}: the header entry of tensor {key!r} must have dtype, shape and data_offsets.")
-        dtype = info["dtype"]
-        if dtype not in _SAFETENSORS_DTYPES:
-            raise ValueError(f"{name}: tensor {key!r} has dtype {dtype}; fastrnn reads "
-                             f"{', '.join(_SAFETENSORS_DTYPES)} only.")
+        dtype, shape, begin, end = _safetensors_entry(name, key, info, len(buffer))
         stored, out = _SAFETENSORS_DTYPES[dtype]
-        shape = tuple(info["shape"])
-        begin, end = info["data_offsets"]
-        size = int(np.prod(shape, dtype=np.int64)) * np.dtype(stored).itemsize
-        if not (0 <= begin <= end <= len(buffer)) or end - begin != size:
-            raise ValueError(f"{name}: tensor {key!r} has data_offsets {[begin, end]}, which do not hold "
-                             f"{shape} {dtype} values inside the file's {len(buffer)} data bytes.")
-        raw = np.frombuffer(buffer[begin:end], dtype=stored).reshape(shape)
+        try:
+            raw = np.frombuffer(buffer[begin:end], dtype=stored).reshape(shape)
+        except ValueError as exc:  # numpy's limits: too many dimensions, or an empty tensor with huge ones
+            raise ValueError(f"{name}: tensor {key!r} has shape {reprlib.repr(shape)}, which numpy cannot hold "
+                             f"({exc}).") from None
         if dtype == "BF16":
             # bfloat16 is the top half of a float32.
             a = (raw.astype(np.uint32) << 16).view(np.float32)
@@ -112,6 +109,37 @@ def read_safetensors(path):
             a = raw.astype(out)  # native byte order, a copy that owns its memory
         tensors[key] = a
     return tensors
+
+
+def _safetensors_entry(name, key, info, n_bytes):
+    """A header entry -> (dtype, shape, begin, end), checked against the n_bytes of data that follow the header."""
+    # The header is untrusted JSON: values are shown with reprlib, which bounds the length and nesting of a repr.
+    if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= set(info):
+        raise ValueError(f"{name}: the header entry of tensor {key!r} must have dtype, shape and data_offsets.")
+    dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+    if not isinstance(dtype, str):
+        raise ValueError(f"{name}: tensor {key!r} has dtype {reprlib.repr(dtype)}; expected a string, one of "
+                         f"{', '.join(_SAFETENSORS_DTYPES)}.")
+    if dtype not in _SAFETENSORS_DTYPES:
+        raise ValueError(f"{name}: tensor {key!r} has dtype {dtype}; fastrnn reads "
+                         f"{', '.join(_SAFETENSORS_DTYPES)} only.")
+    # type(d) is int: JSON's true and false are Python bools, which isinstance(d, int) would let through.
+    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+        raise ValueError(f"{name}: tensor {key!r} has shape {reprlib.repr(shape)}; expected a list of non-negative "
+                         "integers.")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int and o >= 0 for o in offsets)):
+        raise ValueError(f"{name}: tensor {key!r} has data_offsets {reprlib.repr(offsets)}; expected [begin, end], "
+                         "two non-negative integers.")
+    begin, end = offsets
+    # Python ints, so no int64 overflow can make a huge shape look small; capped past the data size, where the
+    # exact count no longer matters, to bound the work on a hostile shape.
+    count = 1
+    for d in shape:
+        count = min(count * d, n_bytes + 1)
+    if not begin <= end <= n_bytes or end - begin != count * np.dtype(_SAFETENSORS_DTYPES[dtype][0]).itemsize:
+        raise ValueError(f"{name}: tensor {key!r} has data_offsets {reprlib.repr(offsets)}, which do not "
+                         f"hold {reprlib.repr(tuple(shape))} {dtype} values inside the file's {n_bytes} data bytes.")
+    return dtype, tuple(shape), begin, end
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -401,16 +429,16 @@ def from_torch(weights, *, task=None, head=None, classes=None, cell=None, nonlin
         For a missing or unexpected key, a wrong shape (the message names the key), LSTM projections
         (``proj_size``, keys ``weight_hr_l*``), or a head that does not fit ``task`` and ``classes``.
     """
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a str (e.g. 'rnn.', or '' for none), got {type(prefix).__name__}.")
     source, module = _read_source(weights)
     if module is not None:
         cell, nonlinearity = _cell_of_module(module, cell, nonlinearity)
-    if cell is not None and cell not in _cells.GATES:
+    if cell is not None and (not isinstance(cell, str) or cell not in _cells.GATES):
         raise ValueError(f"cell must be one of {sorted(_cells.GATES)} or None, got {cell!r}.")
     nonlinearity = "tanh" if nonlinearity is None else nonlinearity
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}.")
-    if nonlinearity == "relu" and cell in ("lstm", "gru"):
-        raise ValueError(f"torch.nn.{cell.upper()} has no nonlinearity: it is tanh.")
 
     used = set()
     recurrent = {}
@@ -450,6 +478,10 @@ def from_torch(weights, *, task=None, head=None, classes=None, cell=None, nonlin
         raise ValueError(f"weights has no recurrent key (weight_ih_l0, ...) with prefix={prefix!r}; keys: "
                          f"{list(source)[:8]}.")
     cell = cell or _infer_cell(recurrent)
+    # After the inference: a relu LSTM or GRU is fastrnn's, not PyTorch's, whether cell was given or inferred.
+    if nonlinearity == "relu" and cell in ("lstm", "gru"):
+        raise ValueError(f"nonlinearity='relu' is for torch.nn.RNN only; torch.nn.{cell.upper()} has no "
+                         "nonlinearity: it is tanh.")
     dtype = _weights_dtype(list(recurrent.values()) + [a for pair in pairs for a in pair if a is not None], dtype)
     layers = read_layers(cell, recurrent, dtype)
     if task is None:
@@ -537,6 +569,11 @@ def to_torch(estimator, *, prefix="", head="head"):
 
     if not isinstance(estimator, (RNNClassifier, RNNRegressor)):
         raise TypeError(f"to_torch needs a fitted RNNClassifier or RNNRegressor, got {type(estimator).__name__}.")
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a str (e.g. 'rnn.', or '' for none), got {type(prefix).__name__}.")
+    if head is not None and not isinstance(head, str):
+        raise TypeError(f"head must be a str (the head's name, e.g. 'head') or None to leave the head out, got "
+                        f"{type(head).__name__}.")
     check_is_fitted(estimator, "_network")
     net = estimator._network
     if net.cell in ("lstm", "gru") and net.activation != "tanh":
@@ -737,13 +774,19 @@ def _keras_head(head):
     """Keras Dense weights -> [(weight (out, in), bias)], names; the kernel (in, out) is transposed."""
     if head is None:
         return [], []
+    if not hasattr(head, "get_weights") and not isinstance(head, (list, tuple)):
+        raise TypeError("head must be a Dense layer, a Dense layer's get_weights() [kernel, bias], or a list of "
+                        f"those; got {type(head).__name__}.")
     items = [head] if hasattr(head, "get_weights") else list(head)
     if items and not isinstance(items[0], (list, tuple)) and not hasattr(items[0], "get_weights"):
         items = [items]  # one Dense layer's [kernel, bias]
     pairs, names = [], []
     for i, item in enumerate(items):
-        arrays = list(item.get_weights()) if hasattr(item, "get_weights") else list(item)
         name = f"head[{i}]"
+        if not hasattr(item, "get_weights") and not isinstance(item, (list, tuple)):
+            raise TypeError(f"{name} must be a Dense layer or its get_weights() [kernel, bias]; got "
+                            f"{type(item).__name__}.")
+        arrays = list(item.get_weights()) if hasattr(item, "get_weights") else list(item)
         if len(arrays) not in (1, 2):
             raise ValueError(f"{name} must be a Dense layer's [kernel (in, out), bias (out,)], got {len(arrays)} "
                              "arrays.")

@@ -196,6 +196,36 @@ def test_read_safetensors_rejects_malformed_files(tmp_path, content, match):
         interop.read_safetensors(path)
 
 
+def _entry(dtype="F32", shape=(1,), data_offsets=(0, 4), n_bytes=4):
+    return _safetensors_bytes({"w": {"dtype": dtype, "shape": shape, "data_offsets": data_offsets}}, bytes(n_bytes))
+
+
+@pytest.mark.parametrize("content, match", [
+    (struct.pack("<Q", 200_000) + b"[" * 100_000 + b"]" * 100_000, "header is nested too deeply"),
+    (_entry(dtype=["F32"]), r"tensor 'w' has dtype \['F32'\]; expected a string"),
+    (_entry(shape=2), "tensor 'w' has shape 2; expected a list of non-negative integers"),
+    (_entry(shape=None), "tensor 'w' has shape None; expected a list"),
+    (_entry(shape=[1.0]), r"tensor 'w' has shape \[1.0\]; expected a list"),
+    (_entry(shape=[True]), r"tensor 'w' has shape \[True\]; expected a list"),
+    (_entry(shape=[-1, -1]), r"tensor 'w' has shape \[-1, -1\]; expected a list"),
+    (_entry(data_offsets=None), r"tensor 'w' has data_offsets None; expected \[begin, end\]"),
+    (_entry(data_offsets="04"), r"tensor 'w' has data_offsets '04'; expected \[begin, end\]"),
+    (_entry(data_offsets=[0.0, 4.0]), r"tensor 'w' has data_offsets \[0.0, 4.0\]; expected"),
+    (_entry(data_offsets=[0, 4, 8], n_bytes=8), r"tensor 'w' has data_offsets \[0, 4, 8\]; expected"),
+    (_entry(shape=[2 ** 64]), r"tensor 'w' has data_offsets \[0, 4\], which do not hold \(18446744073709551616,\)"),
+    # (2**61 + 1) * 8 * 8 bytes is 2**67 + 64, which int64 arithmetic wraps around to the 64 bytes there are.
+    (_entry("F64", [2 ** 61 + 1, 8], [0, 64], 64), r"tensor 'w' has data_offsets \[0, 64\], which do not hold"),
+    (_entry(shape=[0, 2 ** 70], data_offsets=[0, 0]), "tensor 'w' has shape .*, which numpy cannot hold"),
+], ids=["deep-nesting", "dtype-list", "shape-int", "shape-null", "shape-float", "shape-bool", "shape-negative",
+        "offsets-null", "offsets-str", "offsets-float", "offsets-three", "shape-2**64", "size-wraps-int64",
+        "empty-huge-dim"])
+def test_read_safetensors_rejects_malformed_header_entries(tmp_path, content, match):
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=match):
+        interop.read_safetensors(path)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # 3. The estimators built are proper fitted estimators
 
@@ -280,6 +310,12 @@ def test_to_torch_naming_and_errors():
         interop.to_torch(relu)
     with pytest.raises(TypeError, match="RNNClassifier or RNNRegressor"):
         interop.to_torch({"weight_ih_l0": 1})
+    with pytest.raises(TypeError, match="head must be a str .* or None to leave the head out, got int"):
+        interop.to_torch(est, head=5)
+    with pytest.raises(TypeError, match="head must be a str .*, got bool"):
+        interop.to_torch(est, head=False)
+    with pytest.raises(TypeError, match="prefix must be a str .*, got NoneType"):
+        interop.to_torch(est, prefix=None)
     from sklearn.exceptions import NotFittedError
     with pytest.raises(NotFittedError):
         interop.to_torch(RNNRegressor())
@@ -330,6 +366,15 @@ def test_from_torch_option_errors():
         interop.from_torch(sd, task="regression", classes=[0, 1, 2])
     with pytest.raises(ValueError, match="torch.nn.GRU has no nonlinearity"):
         interop.from_torch(sd, task="regression", cell="gru", nonlinearity="relu")
+    # The cell inferred from the weights is checked too.
+    with pytest.raises(ValueError, match="nonlinearity='relu' is for torch.nn.RNN only; torch.nn.GRU has no"):
+        interop.from_torch(sd, task="regression", nonlinearity="relu")
+    with pytest.raises(ValueError, match="torch.nn.LSTM has no nonlinearity"):
+        interop.from_torch(random_state_dict("lstm"), task="regression", nonlinearity="relu")
+    with pytest.raises(ValueError, match=r"cell must be one of .* got \['gru'\]"):
+        interop.from_torch(sd, task="regression", cell=["gru"])
+    with pytest.raises(TypeError, match="prefix must be a str .*, got NoneType"):
+        interop.from_torch(sd, task="regression", prefix=None)
     with pytest.raises(ValueError, match=r"Unexpected key 'lstm.weight_ih_l0'.*prefix='lstm.'\?"):
         interop.from_torch({"lstm." + k: v for k, v in sd.items()}, task="regression")
     with pytest.raises(ValueError, match="no key 'fc.weight'"):
@@ -585,6 +630,10 @@ def test_from_keras_errors():
         interop.from_keras([k, rk, b], "lstm", head=[np.ones((H, 1)), np.ones(1)])
     with pytest.raises(ValueError, match=r"head\[0\] kernel \(transposed\) must have shape \(out_features, 4\)"):
         interop.from_keras([k, rk, b], "lstm", head=[np.ones((H + 1, 1)), np.ones(1)], task="regression")
+    with pytest.raises(TypeError, match=r"head must be a Dense layer, .* or a list of those; got int"):
+        interop.from_keras([k, rk, b], "lstm", head=5, task="regression")
+    with pytest.raises(TypeError, match=r"head\[1\] must be a Dense layer or its get_weights\(\) .*; got int"):
+        interop.from_keras([k, rk, b], "lstm", head=[[np.ones((H, 2)), np.ones(2)], 5], task="regression")
 
 
 class _FakeKerasLayer:

@@ -7,6 +7,7 @@ its end, recursively (one one-step model fed its own forecasts) or directly (one
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+import copy
 from numbers import Integral
 
 import numpy as np
@@ -210,10 +211,16 @@ def _target_channels(target, n_channels, univariate):
 
 
 def _scale(values):
-    """Per-column mean and standard deviation (1 where a column is constant), as float64."""
+    """Per-column mean and standard deviation (1 where a column is constant), as float64; infinite or NaN when the
+    values are too large for float64 (the caller checks)."""
     mean = values.mean(axis=0)
     std = values.std(axis=0)
     return mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+
+
+def _too_large(name, values, fix):
+    return ValueError(f"{name} has values too large to scale (largest magnitude {np.abs(values).max():.3g}): "
+                      f"standardising them overflows float64. {fix}")
 
 
 class RNNForecaster(BaseEstimator):
@@ -251,8 +258,10 @@ random_state, tol, verbose, warm_start, momentum, nesterovs_momentum, early_stop
 beta_2, epsilon, n_iter_no_change, clipnorm
         As `RNNRegressor`'s, for every model. The models' seeds are drawn from ``random_state`` (one per model), so
         an int gives the same forecaster every time. ``warm_start=True`` continues every model from its previous
-        weights and keeps the scaling statistics of the first fit. ``early_stopping`` holds out a random
-        ``validation_fraction`` of the windows (not the most recent ones).
+        weights and keeps the scaling statistics of the first fit (so ``window_length``, ``strategy`` and ``scaling``
+        must not change; neither can they between `fit` and `predict`). ``early_stopping`` holds out a random
+        ``validation_fraction`` of the windows (not the most recent ones). A fit that fails leaves the forecaster as
+        it was.
 
     Attributes
     ----------
@@ -433,28 +442,56 @@ beta_2, epsilon, n_iter_no_change, clipnorm
         warm = self.warm_start and hasattr(self, "estimators_")
         if warm:
             self._check_warm_start(k, 0 if X is None else X.shape[1], n_models)
-        else:
-            self._fit_scaling(y, X, n_models, y_1d)
-        xs = None if X is None else (X - self.X_mean_) / self.X_scale_
+        # A failed fit (overflow found below, divergence, early stopping refused, interruption) must leave a fitted
+        # forecaster as it was. Fitting only rebinds attributes, so a shallow copy restores them, but a warm fit
+        # trains the models in place: they are copied whole.
+        state = self.__dict__.copy()
+        if warm:
+            state["estimators_"] = copy.deepcopy(self.estimators_)
+        try:
+            self._fit(y, X, y_1d, n_models, warm, dtype)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+        return self
+
+    def _fit(self, y, X, y_1d, n_models, warm, dtype):
+        """The fit of checked inputs: y as (T, k) float64, X as (T, F) or None."""
+        T, L = len(y), self.window_length
+        # Values too large for float64 statistics overflow here; the checks below say so.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if not warm:
+                self._fit_scaling(y, X, n_models, y_1d)
+            xs = None if X is None else (X - self.X_mean_) / self.X_scale_
+            # Model h reads the windows ending at t = L-1 .. T-1-h, the first T-L+1-h windows of y (the last window,
+            # which no model trains on, is the one predict reads).
+            inputs, ref = self._model_inputs(sliding_window_view(y, L, axis=0).transpose(0, 2, 1))
+            targets = [(y[L - 1 + h:] - ref[:T - L + 1 - h] - self.target_mean_[h - 1]) / self.target_scale_[h - 1]
+                       for h in range(1, n_models + 1)]
+        if not all(np.isfinite(a).all() for a in (self.y_mean_, self.y_scale_, self.target_mean_,
+                                                  self.target_scale_, inputs, *targets)):
+            raise _too_large("y", y, "Divide y by a constant before fitting (and multiply the forecasts by it).")
+        if xs is not None and not all(np.isfinite(a).all() for a in (self.X_mean_, self.X_scale_, xs)):
+            raise _too_large("X", X, "Divide X by a constant before fitting (and X_future by the same).")
         params = {name: getattr(self, name) for name in _REGRESSOR_PARAMS}
         seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max, size=n_models)
         estimators = self.estimators_ if warm else [RNNRegressor() for _ in range(n_models)]
         for i, model in enumerate(estimators):
             h = i + 1
-            # Windows ending at t = L-1 .. T-1-h: the target at s = t-L+1..t beside the features at s + h.
-            inputs, ref = self._model_inputs(sliding_window_view(y[:T - h], L, axis=0).transpose(0, 2, 1))
+            # The target at s = t-L+1..t beside the features at s + h.
+            model_inputs = inputs[:T - L + 1 - h]
             if xs is not None:
-                inputs = np.concatenate([inputs, sliding_window_view(xs[h:], L, axis=0).transpose(0, 2, 1)], axis=2)
-            targets = (y[L - 1 + h:] - ref - self.target_mean_[i]) / self.target_scale_[i]
+                features = sliding_window_view(xs[h:], L, axis=0).transpose(0, 2, 1)
+                model_inputs = np.concatenate([model_inputs, features], axis=2)
             model.set_params(**{**params, "random_state": int(seeds[i])})
-            model.fit(np.ascontiguousarray(inputs, dtype=dtype), targets.astype(dtype))
+            model.fit(np.ascontiguousarray(model_inputs, dtype=dtype), targets[i].astype(dtype))
         self.estimators_ = estimators
         self.n_train_steps_ = T
         self._dtype = dtype
         # What predict needs: the last window of the target and of the exogenous features.
         self._y_tail = y[T - L:].copy()
         self._X_tail = None if X is None else X[T - L:].astype(np.float64)
-        return self
 
     def _fit_scaling(self, y, X, n_models, y_1d):
         """The scaling statistics of a first fit (see the attributes)."""
@@ -463,6 +500,9 @@ beta_2, epsilon, n_iter_no_change, clipnorm
         self.n_targets_ = k
         self.n_features_in_ = 0 if X is None else X.shape[1]
         self._y_1d = y_1d
+        # The statistics, windows and models below are made for these: later fits (warm_start) and predict need
+        # the same.
+        self._settings = {"window_length": L, "strategy": self.strategy, "scaling": self.scaling}
         if self.scaling == "standard":
             self.y_mean_, self.y_scale_ = _scale(y)
         elif L > 1:
@@ -479,6 +519,8 @@ beta_2, epsilon, n_iter_no_change, clipnorm
         self.target_scale_ = np.array([s for _, s in stats])
 
     def _check_warm_start(self, k, n_features, n_models):
+        self._check_settings("warm_start=True continues the fitted models, which", "Set warm_start=False to fit new "
+                             "models")
         fitted = {"target channels": self.n_targets_, "exogenous features": self.n_features_in_,
                   "models": len(self.estimators_)}
         now = {"target channels": k, "exogenous features": n_features, "models": n_models}
@@ -486,6 +528,13 @@ beta_2, epsilon, n_iter_no_change, clipnorm
             if fitted[key] != value:
                 raise ValueError(f"warm_start=True continues the fitted models, which have {fitted[key]} {key}, "
                                  f"but this fit needs {value}. Set warm_start=False to fit new models.")
+
+    def _check_settings(self, subject, fix):
+        for name, fitted in self._settings.items():
+            value = getattr(self, name)
+            if value != fitted:
+                raise ValueError(f"{subject} were fitted with {name}={fitted!r}, but {name} is now {value!r}. {fix}, "
+                                 f"or set {name}={fitted!r} again.")
 
     # ---- forecasting ----
 
@@ -506,6 +555,7 @@ beta_2, epsilon, n_iter_no_change, clipnorm
             The forecasts in the series' units; 1-D when the training y was 1-D.
         """
         check_is_fitted(self, "estimators_")
+        self._check_settings("The models of this RNNForecaster", "Fit it again")
         n_steps = self.horizon if n_steps is None else n_steps
         if isinstance(n_steps, bool) or not isinstance(n_steps, Integral) or n_steps < 1:
             raise ValueError(f"n_steps must be a positive integer (>= 1); got {n_steps!r}.")
@@ -552,7 +602,11 @@ beta_2, epsilon, n_iter_no_change, clipnorm
             raise ValueError(f"X_future has {X_future.shape[0]} rows, but forecasting n_steps={n_steps} steps needs "
                              f"one row per step ({n_steps}).")
         rows = np.vstack([self._X_tail, X_future[:n_steps].astype(np.float64)])
-        return (rows - self.X_mean_) / self.X_scale_
+        with np.errstate(over="ignore"):  # reported below
+            xs = (rows - self.X_mean_) / self.X_scale_
+        if not np.isfinite(xs).all():
+            raise _too_large("X_future", X_future[:n_steps], "They are far outside the range of the training X.")
+        return xs
 
     def score(self, y, X=None):
         """Negative mean absolute error of the forecast of the steps right after the training series.

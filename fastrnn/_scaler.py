@@ -209,6 +209,16 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
 
     def _set_moments(self, n_samples, mean, var):
         """Store the moments and derive the scale from them."""
+        # An infinite variance would pass for a constant channel (scale 1) and an
+        # infinite mean would map every value to -inf: refused before anything
+        # is stored.
+        overflow = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(var)))
+        if overflow.size:
+            raise ValueError(
+                f"X has values too large to scale: the mean or variance of channel "
+                f"{overflow[0]} over the {n_samples} time steps seen overflows "
+                "float64. Divide X by a constant first."
+            )
         self.n_features_in_ = mean.shape[0]
         self.n_samples_seen_ = n_samples
         self.mean_ = mean
@@ -218,6 +228,11 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
     def _validated_rows(self, X):
         """Concatenate the validated sequences of X into a new (P, F) array."""
         check_is_fitted(self)
+        if self.with_std and self.scale_ is None:
+            raise ValueError(
+                "with_std=True, but this SequenceScaler was fitted with "
+                "with_std=False and has no scale_; fit it again."
+            )
         sequences = check_sequences(
             X,
             data_layout=self.data_layout,
@@ -233,12 +248,14 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
 def _moments(sequences):
     """Number of rows, mean and variance of the concatenated sequences."""
     rows = np.concatenate(sequences)
-    # Accumulate in float64 even for float32 data, as StandardScaler does.
-    return (
-        rows.shape[0],
-        rows.mean(axis=0, dtype=np.float64),
-        rows.var(axis=0, dtype=np.float64),
-    )
+    # Overflow of values too large for float64 is refused by _set_moments.
+    with np.errstate(over="ignore", invalid="ignore"):
+        # Accumulate in float64 even for float32 data, as StandardScaler does.
+        return (
+            rows.shape[0],
+            rows.mean(axis=0, dtype=np.float64),
+            rows.var(axis=0, dtype=np.float64),
+        )
 
 
 def _combine_moments(moments_a, moments_b):
@@ -246,10 +263,12 @@ def _combine_moments(moments_a, moments_b):
     n_a, mean_a, var_a = moments_a
     n_b, mean_b, var_b = moments_b
     n = n_a + n_b
-    delta = mean_b - mean_a
-    mean = mean_a + delta * (n_b / n)
-    sum_squares = n_a * var_a + n_b * var_b + delta**2 * (n_a * n_b / n)
-    return n, mean, sum_squares / n
+    # Overflow of values too large for float64 is refused by _set_moments.
+    with np.errstate(over="ignore", invalid="ignore"):
+        delta = mean_b - mean_a
+        mean = mean_a + delta * (n_b / n)
+        sum_squares = n_a * var_a + n_b * var_b + delta**2 * (n_a * n_b / n)
+        return n, mean, sum_squares / n
 
 
 def _scale(n_samples, mean, var):
@@ -258,7 +277,10 @@ def _scale(n_samples, mean, var):
     # its mean; the bound on that error (Chan, Golub and LeVeque, as in
     # scikit-learn's StandardScaler) tells it apart from a real spread.
     eps = np.finfo(np.float64).eps
-    constant = var <= n_samples * eps * var + (n_samples * mean * eps) ** 2
+    # A bound that overflows is above any finite variance, which is then
+    # rounding error indeed.
+    with np.errstate(over="ignore"):
+        constant = var <= n_samples * eps * var + (n_samples * mean * eps) ** 2
     return np.where(constant, 1.0, np.sqrt(var))
 
 

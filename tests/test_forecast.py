@@ -367,6 +367,25 @@ def test_warm_start_continues_the_models():
         model.set_params(horizon=2).fit(y, y)
 
 
+@pytest.mark.parametrize("params", [dict(scaling="standard"), dict(window_length=8), dict(strategy="recursive")])
+def test_warm_start_and_predict_refuse_changed_settings(params):
+    # Direct with horizon=1 has one model, like recursive: only the strategy check tells them apart.
+    y = _trend_season(40)
+    model = RNNForecaster(window_length=5, horizon=1, strategy="direct", warm_start=True, hidden_layer_sizes=(4,),
+                          max_iter=1, random_state=0).fit(y)
+    forecast = model.predict()
+    (name, value), = params.items()
+    fitted = model.get_params()[name]
+    with pytest.raises(ValueError, match=rf"warm_start=True continues the fitted models, which were fitted with "
+                                         rf"{name}={fitted!r}, but {name} is now {value!r}\. Set warm_start=False"):
+        model.set_params(**params).fit(y)
+    # The statistics and models were made for the fitted value: predict refuses the new one too.
+    with pytest.raises(ValueError, match=rf"fitted with {name}={fitted!r}, but {name} is now {value!r}\. Fit it "
+                                         rf"again, or set {name}={fitted!r} again"):
+        model.predict()
+    assert_array_equal(model.set_params(**{name: fitted}).predict(), forecast)
+
+
 def test_float32_series_stays_float32():
     y = _trend_season(60).astype(np.float32)
     model = RNNForecaster(window_length=6, horizon=3, cell="gru", hidden_layer_sizes=(3,), max_iter=2).fit(y)
@@ -425,6 +444,108 @@ def test_fit_errors(params, y, X, error, match):
     model = RNNForecaster(window_length=5, max_iter=1, hidden_layer_sizes=(2,)).set_params(**params)
     with pytest.raises(error, match=match):
         model.fit(y, X)
+
+
+def _fitted_state(model):
+    """What a failed fit must leave as it was: the forecasts, the statistics and the models' training."""
+    return [model.predict(), model.y_mean_, model.y_scale_, model.target_mean_, model.target_scale_,
+            model.n_features_in_, model.n_train_steps_, [e.n_iter_ for e in model.estimators_],
+            [list(e.loss_curve_) for e in model.estimators_]]
+
+
+def _assert_same_state(before, after):
+    for a, b in zip(before, after, strict=True):
+        assert np.array_equal(a, b), (a, b)
+
+
+@pytest.mark.parametrize(
+    "params, factor, X, error, match",
+    [
+        (dict(early_stopping=True, validation_fraction=0.01), 1000, None, ValueError,
+         r"validation set of early_stopping is too small"),
+        (dict(early_stopping=True, validation_fraction=0.01), 1, np.ones((40, 2)), ValueError,
+         r"validation set of early_stopping is too small"),
+        (dict(learning_rate_init=1e308), 5, None, FloatingPointError, r"Training diverged"),
+    ],
+)
+def test_failed_refit_leaves_the_forecaster_as_it_was(params, factor, X, error, match):
+    y = _trend_season(40)
+    model = RNNForecaster(window_length=5, horizon=3, strategy="direct", hidden_layer_sizes=(4,), max_iter=1,
+                          random_state=0).fit(y)
+    before = _fitted_state(model)
+    with pytest.raises(error, match=match):
+        model.set_params(**params).fit(factor * y, X)
+    _assert_same_state(before, _fitted_state(model))  # no X_future needed: X of the failed fit is forgotten
+
+
+def test_failed_warm_refit_leaves_the_models_as_they_were():
+    y = _trend_season(60)
+    model = RNNForecaster(window_length=5, horizon=3, strategy="direct", warm_start=True, hidden_layer_sizes=(4,),
+                          max_iter=1, random_state=0).fit(y)
+    before = _fitted_state(model)
+    # Model h trains on 56 - h windows: 1.87% of them leaves 2 for validation from 55 and 54 windows but 1 from 53,
+    # so the first two models are trained further before the last one fails.
+    with pytest.raises(ValueError, match=r"validation set of early_stopping is too small \(1 sequences .* of 53\)"):
+        model.set_params(early_stopping=True, validation_fraction=0.0187).fit(y)
+    _assert_same_state(before, _fitted_state(model))
+    model.set_params(early_stopping=False).fit(y)  # the models go on from their weights before the failed fit
+    assert [e.n_iter_ for e in model.estimators_] == [2, 2, 2]
+
+
+def test_interrupted_fit_leaves_the_forecaster_as_it_was(monkeypatch):
+    y = _trend_season(40)
+    model = RNNForecaster(window_length=5, horizon=3, strategy="direct", hidden_layer_sizes=(4,), max_iter=1,
+                          random_state=0)
+    fresh = clone(model)
+    before = _fitted_state(model.fit(y))
+    fit, calls = RNNRegressor.fit, []
+
+    def interrupted_on_second_model(self, X, y):
+        calls.append(self)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return fit(self, X, y)
+
+    monkeypatch.setattr(RNNRegressor, "fit", interrupted_on_second_model)
+    with pytest.raises(KeyboardInterrupt):
+        fresh.fit(y)
+    assert not hasattr(fresh, "y_mean_")  # still unfitted
+    with pytest.raises(NotFittedError):
+        fresh.predict()
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(3 * y, np.ones(40))
+    _assert_same_state(before, _fitted_state(model))
+
+
+@pytest.mark.parametrize(
+    "y, scaling",
+    [
+        (1e300 * _trend_season(40), "last_value"),  # the standard deviation overflows
+        (np.r_[np.full(20, 1e308), np.full(20, -1e308)], "last_value"),  # y[s] - y[t] overflows
+        (np.full(40, 1e308), "standard"),  # the mean overflows
+    ],
+)
+def test_fit_refuses_y_too_large_to_scale(y, scaling):
+    model = RNNForecaster(window_length=5, scaling=scaling, hidden_layer_sizes=(4,), max_iter=1, random_state=0)
+    with pytest.raises(ValueError, match=r"y has values too large to scale \(largest magnitude [\d.]+e\+3\d\d\): "
+                                         r"standardising them overflows float64"):
+        clone(model).fit(y)
+    before = _fitted_state(model.fit(_trend_season(40)))
+    with pytest.raises(ValueError, match=r"y has values too large to scale"):
+        model.fit(y)
+    _assert_same_state(before, _fitted_state(model))
+
+
+def test_fit_and_predict_refuse_exogenous_features_too_large_to_scale():
+    y = _trend_season(40)
+    params = dict(window_length=5, hidden_layer_sizes=(4,), max_iter=1, random_state=0)
+    with pytest.raises(ValueError, match=r"X has values too large to scale \(largest magnitude 1e\+300\)"):
+        RNNForecaster(**params).fit(y, 1e300 * np.sin(np.arange(40)))
+    model = RNNForecaster(**params).fit(y, 1e-3 * np.sin(np.arange(40)))
+    # 1e306 is finite, but 1e306 standardised with a scale of about 7e-4 is not.
+    with pytest.raises(ValueError, match=r"X_future has values too large to scale \(largest magnitude 1e\+306\)"):
+        model.predict(1, np.full(1, 1e306))
 
 
 def test_predict_errors(tiny):

@@ -2,6 +2,7 @@
 
 import pickle
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -233,6 +234,17 @@ def test_with_std_false():
     assert_allclose(scaler.inverse_transform(scaler.transform(X))[1], X[1])
 
 
+@pytest.mark.parametrize("method", ["transform", "inverse_transform"])
+def test_with_std_set_after_fitting_without_it(method):
+    X = _ragged([3, 4])
+    scaler = SequenceScaler(with_std=False).fit(X).set_params(with_std=True)
+    msg = "with_std=True, but this SequenceScaler was fitted with with_std=False and has no scale_; fit it again."
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        getattr(scaler, method)(X)
+    rows = np.concatenate(X)
+    assert_allclose(np.concatenate(scaler.fit(X).transform(X)), (rows - rows.mean(axis=0)) / rows.std(axis=0))
+
+
 def test_identity_when_nothing_to_do():
     X = np.stack(_ragged([3, 3]))
     X_tr = SequenceScaler(with_mean=False, with_std=False).fit_transform(X)
@@ -321,6 +333,55 @@ def test_invalid_data_layout():
 def test_invalid_input(X, match):
     with pytest.raises(ValueError, match=match):
         SequenceScaler().fit(X)
+
+
+def _fitted_state(scaler, X):
+    return [scaler.n_samples_seen_, scaler.mean_, scaler.var_, scaler.scale_, scaler.transform(X)]
+
+
+@pytest.mark.parametrize(
+    "X",
+    [
+        [[[0.0, 1e308], [0.0, 1e308]]],  # the sum of channel 1 overflows
+        [[[0.0, 1e300], [0.0, -1e300]]],  # its variance overflows: not a constant channel
+    ],
+)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_values_too_large_to_scale(X, method):
+    msg = (
+        "X has values too large to scale: the mean or variance of channel 1 over "
+        "the {} time steps seen overflows float64."
+    )
+    with pytest.raises(ValueError, match=re.escape(msg.format(2))):
+        getattr(SequenceScaler(), method)(X)
+    seen = [[[0.0, 1.0], [1.0, -1.0]]]
+    scaler = SequenceScaler().fit(seen)
+    before = _fitted_state(scaler, seen)
+    with pytest.raises(ValueError, match=re.escape(msg.format(2 if method == "fit" else 4))):
+        getattr(scaler, method)(X)
+    for a, b in zip(before, _fitted_state(scaler, seen)):
+        assert np.array_equal(a, b)
+
+
+def test_partial_fit_refuses_batches_too_large_together():
+    scaler = SequenceScaler().fit([[[0.0, 1e300]]])
+    msg = "the mean or variance of channel 1 over the 2 time steps seen overflows"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        scaler.partial_fit([[[0.0, -1e300]]])
+    assert scaler.n_samples_seen_ == 1
+    assert_array_equal(scaler.mean_, [0.0, 1e300])
+
+
+def test_large_values_with_finite_moments():
+    X = np.array([[[1e300, -1e307], [1e300, -1e307]]])
+    with warnings.catch_warnings():
+        # The rounding bound of a constant channel overflows: no warning, as
+        # the channel is rightly found constant.
+        warnings.simplefilter("error")
+        scaler = SequenceScaler().fit(X)
+    assert_array_equal(scaler.mean_, [1e300, -1e307])
+    assert_array_equal(scaler.scale_, [1.0, 1.0])
+    assert_array_equal(scaler.transform(X), np.zeros((1, 2, 2)))
 
 
 def test_pickle_and_clone():

@@ -749,6 +749,8 @@ class BaseRNN(BaseEstimator):
             raise ValueError(f"X_t has {x.shape[1]} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input.")
         if state is None:
+            if x.shape[0] == 0:
+                raise ValueError("X_t has no rows: predict_step takes one row per stream.")
             state = self.init_state(x.shape[0])
         elif type(state) is not StreamState:
             raise TypeError(f"state must be the StreamState returned by init_state or predict_step, got "

@@ -195,6 +195,8 @@ def test_streaming_errors():
         reg.predict_step(np.zeros(3), state)  # one step of one stream is (1, 3), not (3,)
     with pytest.raises(ValueError, match="X_t has 3 rows, but state holds 2 streams"):
         reg.predict_step(np.zeros((3, 3)), state)
+    with pytest.raises(ValueError, match="X_t has no rows"):
+        reg.predict_step(np.zeros((0, 3)), None)
     with pytest.raises(ValueError, match="NaN or infinity"):
         reg.predict_step(np.array([[0, np.nan, 0], [0, 0, 0]]), state)
     with pytest.raises(ValueError, match="NaN or infinity"):

@@ -10,6 +10,9 @@ Batches are `PackedBatch`es; everything inside runs in their sorted order (longe
 sequence-to-sequence) the head maps every packed row, and targets, weights and outputs are packed rows too.
 Nothing here knows about estimators.
 """
+import math
+import os
+
 import numpy as np
 from scipy.special import expit, log_softmax, softmax
 
@@ -32,6 +35,25 @@ def _orthogonal(rng, n):
     # QR of a Gaussian matrix, signs fixed by R's diagonal so the draw is uniform over orthogonal matrices.
     q, r = np.linalg.qr(rng.standard_normal((n, n)))
     return q * np.sign(np.diag(r))
+
+
+def _physical_memory():
+    """Bytes of physical memory, or None where the OS does not say (Windows)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_memory(n_params, dtype):
+    """A network whose parameters and gradients (and mask of penalized weights) alone exceed the machine's memory
+    is refused before it is allocated: numpy would raise a MemoryError for the largest, but one that fits in
+    address space but not in memory gets the process killed by the OS as training touches it."""
+    need, memory = n_params * (2 * dtype.itemsize + 1), _physical_memory()
+    if memory is not None and need > memory:
+        raise ValueError(f"This network has {n_params:,} parameters, whose weights and gradients alone need "
+                         f"{need / 2**30:,.1f} GiB, more than this machine's {memory / 2**30:,.1f} GiB of memory; "
+                         "make hidden_layer_sizes or dense_layer_sizes smaller.")
 
 
 class Network:
@@ -92,7 +114,8 @@ class Network:
             F = width
 
         self.stepper = None  # the compiled streaming step, made by make_stepper when first needed
-        sizes = [int(np.prod(s)) for _, s in shapes]
+        sizes = [math.prod(s) for _, s in shapes]  # Python ints: no int64 overflow at absurd sizes
+        _check_memory(sum(sizes), self.dtype)
         # On a 64-byte boundary: the streaming step reads the weights where they are, in 32-byte vectors (_gemm.h,
         # fr_dots), and numpy's large arrays start 16 bytes past a page, where a float64 weight_hh of (256, 64) made
         # the step's products 20-30% slower than on the boundary.

@@ -563,6 +563,18 @@ def test_a_failed_fit_of_a_regressor_leaves_it_as_it_was():
     assert_array_equal(reg.predict(X), predicted)
 
 
+@pytest.mark.parametrize("sizes", [dict(hidden_layer_sizes=(10**5,)), dict(hidden_layer_sizes=(10**12,)),
+                                   dict(hidden_layer_sizes=(4, 10**18)), dict(dense_layer_sizes=(10**12,))])
+def test_a_network_larger_than_memory_is_refused_before_allocating(sizes):
+    # These used to try: numpy's MemoryError ("298 GiB"), or its ValueErrors for sizes past int64 ("array is too
+    # big", "Maximum allowed dimension exceeded"); sizes that fit in address space but not in memory got the
+    # process killed as training touched them.
+    X, y = _easy(12)
+    with pytest.raises(ValueError, match=r"parameters, whose weights and gradients alone need .* GiB, more than this "
+                                         r"machine's .* GiB of memory; make hidden_layer_sizes or dense_layer_sizes"):
+        RNNClassifier(**{**TINY, **sizes}).fit(X, y)
+
+
 def test_weights_that_overflow_or_are_not_valid_class_weights_raise():
     X, y = _easy(12)
     with pytest.raises(ValueError, match="sample_weight sums to infinity in float64"):

@@ -896,7 +896,10 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     return_sequences : bool, default=False
         One output per time step instead of one per sequence: a sequence tagger. y then holds a label per step,
         as an (N, T) array or a list of (T_i,) arrays matching X's lengths; sample_weight may be per sequence or
-        per step; the loss and score average over real steps only; `pooling` is not used.
+        per step; the loss and score average over real steps only; `pooling` is not used. scikit-learn's
+        scoring strings (``scoring="accuracy"`` in cross_val_score, ...) compare y with predict(X) as arrays,
+        which ragged lists of per-step labels are not (they score NaN, with a warning): use the default scoring
+        (the estimator's `score`), or equal lengths.
     solver : {"adam", "sgd"}, default="adam"
     alpha : float, default=1e-4
         L2 penalty on all weight matrices (not biases), scaled as MLP's.

@@ -35,7 +35,10 @@ def _blas_libraries():
 
 
 def blas_threads():
-    """The most threads any BLAS library of the process may use now (a threadpool_limits context included)."""
+    """The most threads any BLAS library of the process may use now (a threadpool_limits context included); 1
+    inside `one_blas_thread`, whatever the libraries say."""
+    if _one_blas.get():
+        return 1
     return max((lib.num_threads for lib in _blas_libraries().lib_controllers), default=1)
 
 
@@ -96,6 +99,8 @@ LANE_WEIGHTS = 1 << 26
 
 # Threads for lanes set by `step_threads`, which runs BLAS on one.
 _lane_threads = contextvars.ContextVar("fastrnn_lane_threads", default=0)
+# Inside one_blas_thread (in this thread).
+_one_blas = contextvars.ContextVar("fastrnn_one_blas", default=False)
 _pool, _pool_workers = None, 0
 _pool_lock = threading.Lock()
 
@@ -144,9 +149,16 @@ class one_blas_thread:
 
     The libraries' own setters, not threadpoolctl's `limit`: that gathers every library's `info` (version,
     architecture, paths) to restore it, 17 us an entry and exit where the setters take 6, around every `predict`
-    of a few sequences (about 300 us for a small LSTM's one sequence)."""
+    of a few sequences (about 300 us for a small LSTM's one sequence).
+
+    OpenBLAS (0.3.30, pthreads) ignores a thread count set from any thread but the main one once the main thread
+    has set one, so in a fit or predict called from another thread BLAS keeps its threads. `blas_threads` answers
+    1 inside the context all the same (`_one_blas`, per thread), so that the kernels choose the same products
+    (own_product, own_sequence) and give the same bits in any thread: they gave other bits (2e-16 apart) when
+    called from a thread pool."""
 
     def __enter__(self):
+        self._token = _one_blas.set(True)
         self._restore = []
         for lib in _blas_libraries().lib_controllers:
             n = lib.get_num_threads()
@@ -158,6 +170,7 @@ class one_blas_thread:
     def __exit__(self, *exc):
         for lib, n in self._restore:
             lib.set_num_threads(n)
+        _one_blas.reset(self._token)
 
 
 def run_lanes(n, lane):

@@ -9,6 +9,7 @@ that nothing references any more instead.
 A buffer is free when the pool holds the only reference to it: every array `empty` returns is a view whose base
 is the buffer, so a caller that keeps an output (or a Cache keeps its stash) keeps its buffer out of reuse.
 """
+import os
 import sys
 import threading
 
@@ -25,6 +26,17 @@ MAX_BYTES = 1 << 29
 
 _buffers = []
 _lock = threading.Lock()
+
+
+def _new_lock():
+    # A child forked while another thread held the lock (inside `empty`) would inherit it held, by a thread it
+    # does not have, and its first kernel call would wait forever.
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock)
 
 
 # Every array from the pool starts on a cache line (numpy's large arrays start 16 bytes past a page): a row of a

@@ -2,6 +2,7 @@
 import threading
 import time
 
+import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
@@ -114,6 +115,35 @@ def test_direction_lanes_for_bidirectional_layers_without_lanes_of_sequences(mon
     assert _threads.direction_lanes(2, 1, 1000, 4, 1024, 512, 8) == 1  # 2 x 48 MB do not
     monkeypatch.setattr(_threads, "blas_threads", lambda: 1)
     assert _threads.direction_lanes(2, 1, 1000, 4, 128, 32, 4) == 1
+
+
+def test_a_fit_in_another_thread_gives_the_same_bits():
+    # OpenBLAS ignores thread counts set from a thread other than the main one once the main thread has set one:
+    # in a thread pool, one_blas_thread left BLAS at 2 threads, the kernels chose other products (BLAS's for the
+    # weight gradients) and the fit came out 2e-16 apart.
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastrnn import RNNClassifier
+
+    rng = np.random.default_rng(0)
+    X = [rng.standard_normal((int(rng.integers(2, 21)), 4)) for _ in range(200)]
+    y = np.array([x[:, 0].sum() > 0 for x in X]).astype(int)
+
+    def fit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf = RNNClassifier(cell="gru", hidden_layer_sizes=(16,), max_iter=2, random_state=0).fit(X, y)
+        with _threads.one_blas_thread():
+            inside = _threads.blas_threads()
+        return clf.predict_proba(X), inside
+
+    with threadpool_limits(2, "blas"):
+        main, inside_main = fit()  # the main thread sets a count: from here on, only it can
+        with ThreadPoolExecutor(1) as pool:
+            worker, inside_worker = pool.submit(fit).result()
+    assert inside_main == inside_worker == 1
+    assert np.array_equal(main, worker)
 
 
 def test_lanes_run_in_a_forked_child():

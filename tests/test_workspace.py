@@ -137,3 +137,35 @@ def test_a_cache_survives_later_calls(cell):
     np.testing.assert_array_equal(Y1, Y1_copy)
     for a, b in zip(_cells.backward(cache, dY)[3], expected):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_child_forked_while_the_pool_is_locked_can_use_it():
+    # A child forked while another thread was inside `empty` inherited the lock held, by a thread it does not
+    # have: its first kernel call waited forever (found with predicts in a thread beside forks in a loop).
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with _workspace._lock:
+            held.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    try:
+        ctx = multiprocessing.get_context("fork")
+        queue = ctx.Queue()
+        child = ctx.Process(target=lambda: queue.put(_workspace.empty(BIG, np.float64).shape))
+        child.start()
+        child.join(30)
+        if child.is_alive():
+            child.terminate()
+            raise AssertionError("the forked child hung on the pool's lock")
+        assert child.exitcode == 0 and queue.get(timeout=5) == BIG
+    finally:
+        release.set()
+        holder.join()

@@ -153,9 +153,9 @@ class one_blas_thread:
 
     OpenBLAS (0.3.30, pthreads) ignores a thread count set from any thread but the main one once the main thread
     has set one, so in a fit or predict called from another thread BLAS keeps its threads. `blas_threads` answers
-    1 inside the context all the same (`_one_blas`, per thread), so that the kernels choose the same products
-    (own_product, own_sequence) and give the same bits in any thread: they gave other bits (2e-16 apart) when
-    called from a thread pool."""
+    1 inside the context all the same (`_one_blas`, per thread, and in the lanes it starts), so that the kernels
+    choose the same products (own_product, own_sequence) in any thread: they gave other bits (2e-16 apart) when
+    called from a thread pool. What they leave to BLAS still runs on its threads there."""
 
     def __enter__(self):
         self._token = _one_blas.set(True)
@@ -181,7 +181,9 @@ def run_lanes(n, lane):
         if _pool_workers < n - 1:
             _pool, _pool_workers = ThreadPoolExecutor(n - 1, thread_name_prefix="fastrnn-lane"), n - 1
         pool = _pool
-    futures = [pool.submit(lane, k) for k in range(1, n)]
+    # Each lane in a copy of the caller's context: one_blas_thread's and step_threads's context variables hold in
+    # the workers too.
+    futures = [pool.submit(contextvars.copy_context().run, lane, k) for k in range(1, n)]
     try:
         first = lane(0)
     finally:

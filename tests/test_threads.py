@@ -146,6 +146,22 @@ def test_a_fit_in_another_thread_gives_the_same_bits():
     assert np.array_equal(main, worker)
 
 
+def test_lanes_see_their_callers_one_blas_thread():
+    # A lane runs on a worker thread, in a copy of its caller's context: from a thread where OpenBLAS ignores the
+    # count one_blas_thread sets, a lane without the copy saw BLAS's 2 threads and chose other products.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def call():
+        with _threads.one_blas_thread():
+            return _threads.run_lanes(2, lambda k: _threads.blas_threads())
+
+    with threadpool_limits(2, "blas"):
+        with _threads.one_blas_thread():
+            pass  # the main thread sets a count: from here on, only it can
+        with ThreadPoolExecutor(1) as pool:
+            assert pool.submit(call).result() == [1, 1]
+
+
 def test_lanes_run_in_a_forked_child():
     # The child of a fork has none of the parent's threads; a pool copied from the parent would wait for them.
     import multiprocessing

@@ -54,6 +54,9 @@ def main(old, new, rounds, calls, cases):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 2 and sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        sys.exit(0)
     if len(sys.argv) != 6:
         sys.exit(__doc__)
     main(*sys.argv[1:])

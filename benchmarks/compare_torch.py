@@ -1,4 +1,5 @@
-"""fastrnn against torch.nn on the CPU: every DESIGN shape, cell, dtype, thread count and mode, in one process.
+"""fastrnn against torch.nn on the CPU: every shape of common.SHAPES, cell, dtype, thread count and mode, in one
+process.
 
     python benchmarks/compare_torch.py --quick                 # a subset, under 3 minutes
     python benchmarks/compare_torch.py                         # everything: about an hour on a 2-core VM, most
@@ -192,7 +193,7 @@ def _max_diff(a, b):
 
 
 def sequence_case(torch, shape_name, cell, dtype, mode):
-    """(fastrnn callable, torch callable, relative max difference of their results) for a DESIGN shape."""
+    """(fastrnn callable, torch callable, relative max difference of their results) for a shape of common.SHAPES."""
     shape = SHAPES[shape_name]
     T, B, F, H, L = shape
     X, batch_sizes = make_packed_input(T, B, F, dtype)

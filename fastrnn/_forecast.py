@@ -131,6 +131,7 @@ def make_windows(series, window_length, horizon=1, step=1, target=None):
     Examples
     --------
     >>> import numpy as np
+    >>> from fastrnn import make_windows
     >>> X, y = make_windows(np.arange(6.0), window_length=3, horizon=2)
     >>> X[:, :, 0]
     array([[0., 1., 2.],

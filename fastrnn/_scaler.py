@@ -67,7 +67,7 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
     Examples
     --------
     >>> import numpy as np
-    >>> from fastrnn._scaler import SequenceScaler
+    >>> from fastrnn import SequenceScaler
     >>> X = [np.array([[0.0, 10.0], [2.0, 30.0]]), np.array([[4.0, 20.0]])]
     >>> scaler = SequenceScaler().fit(X)
     >>> scaler.mean_

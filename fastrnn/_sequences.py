@@ -575,12 +575,12 @@ def _check_n_features(n_features_got, n_features, estimator):
     )
 
 
-def _check_finite(sequences, given=None):
+def _check_finite(sequences, given):
     """Raise when a sequence holds NaN or infinity, naming the first one; given: the sequences before their
     conversion to the model's dtype, to tell a value too large for float32 from an infinity in X."""
     for i, seq in enumerate(sequences):
         if not np.isfinite(seq).all():
-            if given is not None and np.isfinite(given[i]).all():
+            if np.isfinite(given[i]).all():
                 raise ValueError(
                     f"X holds values too large for {seq.dtype} in sequence {i} (largest magnitude "
                     f"{np.abs(given[i]).max():.3g}); scale X (e.g. with fastrnn.SequenceScaler)."

@@ -57,6 +57,30 @@ class StreamState:
         Hidden state of every recurrent layer, row ``i`` for stream ``i``.
     c : tuple of ndarray of shape (n_samples, H_l), or None
         Cell state of every layer of an LSTM; None for GRU and RNN.
+
+    Examples
+    --------
+    Three streams of different lengths, stepped together while all three go on, then the two longer ones alone:
+
+    >>> import numpy as np
+    >>> from fastrnn import RNNRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(100, 10, 2))
+    >>> reg = RNNRegressor(hidden_layer_sizes=(8,), learning_rate_init=0.01, random_state=0)
+    >>> reg = reg.fit(X, X[:, :, 0].sum(axis=1))
+    >>> streams = [rng.normal(size=(T, 2)) for T in (6, 4, 6)]
+    >>> state = reg.init_state(n_samples=3)
+    >>> for t in range(4):
+    ...     y_t, state = reg.predict_step(np.stack([s[t] for s in streams]), state)
+    >>> longer = [0, 2]
+    >>> sub = state.take(longer)
+    >>> for t in range(4, 6):
+    ...     y_sub, sub = reg.predict_step(np.stack([streams[i][t] for i in longer]), sub)
+    >>> state = state.put(longer, sub)
+    >>> np.allclose(y_sub, reg.predict([streams[0], streams[2]]))
+    True
+    >>> state.n_samples, [h.shape for h in state.h]
+    (3, [(3, 8)])
     """
 
     __slots__ = ("h", "c")
@@ -963,6 +987,24 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         Recurrent weights named like a PyTorch ``state_dict``.
     coefs_, intercepts_ : list of ndarray
         The dense head (output layer included), as MLP's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastrnn import RNNClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 12, 2))               # 200 sequences of 12 steps, 2 features each
+    >>> y = (X[:, :, 0].sum(axis=1) > 0).astype(int)    # 1 where feature 0 sums to more than 0
+    >>> clf = RNNClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01, random_state=0).fit(X, y)
+    >>> clf.classes_
+    array([0, 1])
+    >>> clf.score(X, y) > 0.95
+    True
+
+    Sequences of other lengths, and ragged batches as lists:
+
+    >>> clf.predict_proba([rng.normal(size=(30, 2)), rng.normal(size=(5, 2))]).shape
+    (2, 2)
     """
 
     _parameter_constraints = {
@@ -1177,6 +1219,26 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     Attributes
     ----------
     As RNNClassifier, without classes_; validation_scores_ hold R^2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastrnn import RNNRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 12, 2))               # 200 sequences of 12 steps, 2 features each
+    >>> y = X[:, :, 0].mean(axis=1)
+    >>> reg = RNNRegressor(cell="gru", hidden_layer_sizes=(16,), learning_rate_init=0.01, random_state=0)
+    >>> reg.fit(X, y).score(X, y) > 0.95
+    True
+
+    Streaming: the same model one step at a time, from a state the caller keeps (`init_state`,
+    `predict_step`); after a sequence's last step the output is `predict`'s on the whole sequence.
+
+    >>> state = reg.init_state(n_samples=1)
+    >>> for x_t in X[0]:                                # x_t: (2,), the next step of the one stream
+    ...     y_t, state = reg.predict_step(x_t[None], state)
+    >>> np.allclose(y_t, reg.predict(X[:1]))
+    True
     """
 
     _parameter_constraints = {

@@ -38,6 +38,30 @@ def lstm(X, weights, h0=None, c0=None):
     X : array-like (N, T, F), or list of (T_i, F) arrays (or 1-D univariate arrays).
     weights : dict of arrays named like ``torch.nn.LSTM.state_dict()``.
     h0, c0 : array-like (L * D, N, H) or None (zeros).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastrnn.functional import lstm
+    >>> rng = np.random.default_rng(0)
+    >>> F, H = 3, 4                                     # as torch.nn.LSTM(3, 4, batch_first=True)
+    >>> weights = {"weight_ih_l0": rng.normal(size=(4 * H, F)), "weight_hh_l0": rng.normal(size=(4 * H, H)),
+    ...            "bias_ih_l0": np.zeros(4 * H), "bias_hh_l0": np.zeros(4 * H)}
+    >>> output, (h_n, c_n) = lstm(rng.normal(size=(2, 5, F)), weights)
+    >>> output.shape, h_n.shape, c_n.shape
+    ((2, 5, 4), (1, 2, 4), (1, 2, 4))
+    >>> np.array_equal(output[:, -1], h_n[0])
+    True
+
+    A ragged batch, a list of (T_i, F) arrays, gives a list of (T_i, H) outputs and the state after each
+    sequence's own last step:
+
+    >>> X = [rng.normal(size=(5, F)), rng.normal(size=(2, F))]
+    >>> output, (h_n, c_n) = lstm(X, weights)
+    >>> [o.shape for o in output]
+    [(5, 4), (2, 4)]
+    >>> np.array_equal(output[1][-1], h_n[0, 1])
+    True
     """
     output, h_n, c_n = _run("lstm", X, weights, h0, c0)
     return output, (h_n, c_n)
@@ -47,6 +71,18 @@ def gru(X, weights, h0=None):
     """Multi-layer (bidirectional) GRU over X; returns ``output, h_n`` like ``torch.nn.GRU``.
 
     Parameters are those of `lstm`, with no c0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastrnn.functional import gru
+    >>> rng = np.random.default_rng(0)
+    >>> F, H = 3, 4                                     # two layers, bidirectional: _l1 and _reverse keys
+    >>> weights = {f"{w}_l{k}{d}": rng.normal(size=(3 * H, (F if k == 0 else 2 * H) if w == "weight_ih" else H))
+    ...            for k in (0, 1) for d in ("", "_reverse") for w in ("weight_ih", "weight_hh")}
+    >>> output, h_n = gru(rng.normal(size=(2, 5, F)), weights)
+    >>> output.shape, h_n.shape                         # (N, T, 2 H) and (L * 2, N, H), as torch.nn.GRU's
+    ((2, 5, 8), (4, 2, 4))
     """
     output, h_n, _ = _run("gru", X, weights, h0, None)
     return output, h_n
@@ -56,6 +92,16 @@ def rnn(X, weights, h0=None, nonlinearity="tanh"):
     """Multi-layer (bidirectional) Elman RNN over X; returns ``output, h_n`` like ``torch.nn.RNN``.
 
     Parameters are those of `lstm`, with no c0, and ``nonlinearity`` "tanh" or "relu".
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastrnn.functional import rnn
+    >>> weights = {"weight_ih_l0": np.eye(2), "weight_hh_l0": np.eye(2)}     # no biases: bias=False
+    >>> output, h_n = rnn(np.array([[[1.0, -1.0], [2.0, 0.0]]]), weights, nonlinearity="relu")
+    >>> output                                          # h_t = relu(x_t + h_{t-1})
+    array([[[1., 0.],
+            [3., 0.]]])
     """
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}.")

@@ -428,6 +428,27 @@ def from_torch(weights, *, task=None, head=None, classes=None, cell=None, nonlin
     ValueError
         For a missing or unexpected key, a wrong shape (the message names the key), LSTM projections
         (``proj_size``, keys ``weight_hr_l*``), or a head that does not fit ``task`` and ``classes``.
+
+    Examples
+    --------
+    A GRU of 4 units over 2 features and a linear head of 3 classes, as a ``state_dict`` of numpy arrays (or
+    tensors: ``module.state_dict()``):
+
+    >>> import numpy as np
+    >>> from fastrnn import interop
+    >>> rng = np.random.default_rng(0)
+    >>> F, H = 2, 4
+    >>> state_dict = {"weight_ih_l0": rng.normal(size=(3 * H, F)), "weight_hh_l0": rng.normal(size=(3 * H, H)),
+    ...               "bias_ih_l0": np.zeros(3 * H), "bias_hh_l0": np.zeros(3 * H),
+    ...               "head.weight": rng.normal(size=(3, H)), "head.bias": np.zeros(3)}
+    >>> clf = interop.from_torch(state_dict, task="classification", classes=["a", "b", "c"])
+    >>> clf.cell, clf.hidden_layer_sizes, clf.classes_
+    ('gru', (4,), array(['a', 'b', 'c'], dtype='<U1'))
+    >>> clf.predict_proba(rng.normal(size=(5, 7, F))).shape
+    (5, 3)
+    >>> back = interop.to_torch(clf)
+    >>> sorted(back) == sorted(state_dict) and all(np.array_equal(back[k], v) for k, v in state_dict.items())
+    True
     """
     if not isinstance(prefix, str):
         raise TypeError(f"prefix must be a str (e.g. 'rnn.', or '' for none), got {type(prefix).__name__}.")
@@ -660,6 +681,22 @@ def from_keras(weights, cell=None, *, reset_after=True, activation="tanh", recur
     -------
     estimator : RNNClassifier or RNNRegressor, fitted, or, when ``task`` is None,
     weights : dict of ndarray named like a PyTorch ``state_dict`` (for `fastrnn.functional` or `from_torch`).
+
+    Examples
+    --------
+    An ``LSTM(4)`` over 2 features and a ``Dense(1)`` on top, from their ``get_weights()`` lists:
+
+    >>> import numpy as np
+    >>> from fastrnn import interop
+    >>> rng = np.random.default_rng(0)
+    >>> F, H = 2, 4
+    >>> lstm_weights = [rng.normal(size=(F, 4 * H)), rng.normal(size=(H, 4 * H)), np.zeros(4 * H)]
+    >>> dense_weights = [rng.normal(size=(H, 1)), np.zeros(1)]
+    >>> reg = interop.from_keras(lstm_weights, cell="lstm", head=dense_weights, task="regression")
+    >>> reg.predict(rng.normal(size=(5, 7, F))).shape
+    (5,)
+    >>> sorted(interop.from_keras(lstm_weights, cell="lstm"))       # PyTorch's names and gate order
+    ['bias_hh_l0', 'bias_ih_l0', 'weight_hh_l0', 'weight_ih_l0']
     """
     layers_in = weights
     objects = hasattr(weights, "get_weights") or (

@@ -21,7 +21,7 @@ from sklearn.utils.validation import _check_sample_weight, _num_samples, check_i
 
 from ._network import Network
 from ._optimizers import AdamOptimizer, SGDOptimizer, clip_grad_norm
-from ._sequences import check_sequences, pack, row_sequence, row_step, unpack
+from ._sequences import Minibatches, check_sequences, pack, row_sequence, row_step, unpack
 from ._threads import step_threads
 
 # Sequences per chunk when predicting: bounds the memory of a prediction on a large X.
@@ -530,10 +530,11 @@ class BaseRNN(BaseEstimator):
         if self.verbose:
             print(f"{'epoch':>5}  {'train loss':>11}  {'val loss':>11}  {'val score':>9}  {'seconds':>8}")
         best_params = None
+        batches = Minibatches(seqs)
         try:
             with step_threads(batch_size, self._network):
                 for _ in range(1 if incremental else self.max_iter):
-                    improved = self._epoch(seqs, Y, sw, starts, train, batch_size, validation)
+                    improved = self._epoch(batches, Y, sw, starts, train, batch_size, validation)
                     # The run ends on its best epoch (validation score, or training loss): Adam's loss spikes
                     # otherwise leave a model stopped just after a spike.
                     if improved and not incremental:
@@ -551,7 +552,7 @@ class BaseRNN(BaseEstimator):
         if best_params is not None:
             self._network.params[:] = best_params
 
-    def _epoch(self, seqs, Y, sw, starts, train, batch_size, validation):
+    def _epoch(self, batches, Y, sw, starts, train, batch_size, validation):
         """One pass over the training sequences; records the curves and returns whether it is the best yet."""
         net = self._network
         start = time.perf_counter()
@@ -560,7 +561,7 @@ class BaseRNN(BaseEstimator):
         total = total_weight = 0.0
         for lo in range(0, len(order), batch_size):
             idx = order[lo:lo + batch_size]
-            batch = pack([seqs[i] for i in idx])
+            batch = batches(idx)
             Yb, wb = _batch_targets(batch, idx, Y, sw, starts)
             if not wb.sum() > 0:
                 continue  # only zero-weight sequences: no loss, and the weighted mean would be 0 / 0

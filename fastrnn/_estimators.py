@@ -999,7 +999,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     >>> clf = RNNClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01, random_state=0).fit(X, y)
     >>> clf.classes_
     array([0, 1])
-    >>> clf.score(X, y) > 0.95
+    >>> print(clf.score(X, y) > 0.95)
     True
 
     Sequences of other lengths, and ragged batches as lists:
@@ -1229,7 +1229,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     >>> X = rng.normal(size=(200, 12, 2))               # 200 sequences of 12 steps, 2 features each
     >>> y = X[:, :, 0].mean(axis=1)
     >>> reg = RNNRegressor(cell="gru", hidden_layer_sizes=(16,), learning_rate_init=0.01, random_state=0)
-    >>> reg.fit(X, y).score(X, y) > 0.95
+    >>> print(reg.fit(X, y).score(X, y) > 0.95)
     True
 
     Streaming: the same model one step at a time, from a state the caller keeps (`init_state`,

@@ -209,6 +209,17 @@ def forward(cell, X, batch_sizes, weights, h0=None, c0=None, reverse=False, trai
     B = int(bs[0])
     h = _state("h0", h0, B, H, dtype)
     cn = _state("c0", c0, B, H, dtype) if cell == "lstm" else None
+    return run_forward(cell, activation, X, bs, weights, h, cn, reverse, training)
+
+
+def run_forward(cell, activation, X, bs, weights, h, cn, reverse, training):
+    """`forward` on arguments as it checks them: X C-contiguous, bs the intp steps of its packed rows, weights
+    C-contiguous in X's dtype, h and cn (None unless an LSTM) the initial (B, H) states, overwritten with the final
+    ones. A Network's layers call this: their arguments are right by construction, and `forward`'s checks took a
+    sixth of a small LSTM's layer call (20 of 113 us; 32 sequences of 12 steps, H 16)."""
+    dtype = X.dtype
+    P, F = X.shape
+    B, H = h.shape
     G = GATES[cell]
     n = lanes(B, P, G, H, F, dtype.itemsize)
     if n == 1:
@@ -277,9 +288,8 @@ def backward(cache, dY, dhn=None, dcn=None, grads=None, need_dX=True):
     """
     if not isinstance(cache, Cache):
         raise TypeError("cache must be the Cache returned by forward(..., training=True).")
-    X, bs, weights, dtype = cache.X, cache.batch_sizes, cache.weights, cache.X.dtype
-    P, F = X.shape
-    B, H, G = int(bs[0]), cache.Y.shape[1], GATES[cache.cell]
+    X, weights, dtype = cache.X, cache.weights, cache.X.dtype
+    P, B, H = X.shape[0], int(cache.batch_sizes[0]), cache.Y.shape[1]
     dY = _check_matrix("dY", dY, (P, H), dtype)
     dh = _state("dhn", dhn, B, H, dtype)
     if dcn is not None and cache.cell != "lstm":
@@ -297,6 +307,16 @@ def backward(cache, dY, dhn=None, dcn=None, grads=None, need_dX=True):
     if cache.used:
         raise ValueError("This Cache has been backpropagated through already, and its stash now holds gradients: "
                          "run forward(..., training=True) again for another backward.")
+    return run_backward(cache, dY, dh, dc, grads, need_dX)
+
+
+def run_backward(cache, dY, dh, dc, grads, need_dX):
+    """`backward` on arguments as it checks them: dY (P, H) C-contiguous, dh and dc (None unless an LSTM) the
+    final states' gradients, (B, H) arrays overwritten with the initial ones', grads C-contiguous and writable
+    (a Network's gradient views), cache not used before. Returns what `backward` returns."""
+    X, bs, weights, dtype = cache.X, cache.batch_sizes, cache.weights, cache.X.dtype
+    P, F = X.shape
+    B, H, G = int(bs[0]), cache.Y.shape[1], GATES[cache.cell]
     cache.used = True
     if cache.split is None:
         dX = _backward(cache, dY, dh, dc, grads, need_dX, own_product(B, G, H), own_sequence(G, H, F))

@@ -83,6 +83,23 @@ def test_loss_values():
     assert np.isfinite(loss) and np.isfinite(grad).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_loss_and_probabilities_match_scipy(dtype):
+    # Logits far apart (one probability underflows to 0 and its log must stay finite), tied, huge and tiny.
+    from scipy.special import log_softmax, softmax
+    logits = np.array([[800.0, -800.0, 0.0], [1.0, 1.0, 1.0], [1e30, 1e30 - 1e15, -1e30], [-3.0, 2.5, 1e-300],
+                       [-745.0, 0.0, 745.0]], dtype=dtype)
+    net = Network("gru", 2, (3,), 3, "softmax", dtype=dtype)
+    y = np.eye(3, dtype=dtype)[[1, 0, 2, 2, 0]]
+    w = np.array([1.0, 2.0, 0.5, 1.0, 1.0], dtype=dtype)
+    loss, grad = net.loss(logits, y, w)
+    weights = (w / w.sum())[:, None]
+    np.testing.assert_allclose(loss, -np.sum(weights * y * log_softmax(logits, axis=1)), rtol=4 * np.finfo(dtype).eps)
+    np.testing.assert_allclose(grad, weights * (softmax(logits, axis=1) - y), rtol=4 * np.finfo(dtype).eps, atol=0)
+    assert np.isfinite(loss) and grad.dtype == dtype
+    np.testing.assert_allclose(net.activate(logits), softmax(logits, axis=1), rtol=4 * np.finfo(dtype).eps, atol=0)
+
+
 def test_predict_returns_original_order_and_matches_single_sequences():
     net, batch, _, _ = make("lstm", "identity", 2, bidirectional=True, pooling="mean")
     rng = np.random.default_rng(0)

@@ -301,7 +301,7 @@ class Network:
         w = (w / w.sum())[:, None]
         if self.out_activation == "softmax":
             prob, log_prob = _softmax(logits)
-            return -np.sum(w * y * log_prob), w * (prob - y)
+            return -(w * y * log_prob).sum(), w * (prob - y)
         if self.out_activation == "logistic":
             # log(1 + exp(-|z|)) form: no overflow for any logit.
             per = np.logaddexp(0, logits) - y * logits

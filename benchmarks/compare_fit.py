@@ -1,8 +1,8 @@
 """fastrnn's estimators against the same model trained and used through PyTorch, in one process: a whole `fit`, and
 `predict` of one sequence, the two calls a scikit-learn user makes.
 
-    python benchmarks/compare_fit.py --quick                  # the LSTM on two problems, about a minute
-    python benchmarks/compare_fit.py                          # every problem, cell and dtype: about 4 minutes
+    python benchmarks/compare_fit.py --quick                  # the LSTM on two problems, 30 seconds
+    python benchmarks/compare_fit.py                          # every problem, cell and dtype: about 6 minutes
     python benchmarks/compare_fit.py --json out.json
 
 Needs torch (``python -m pip install -e ".[torch]"``, the pinned CPU build); without it, it says so and exits.
@@ -13,11 +13,11 @@ a linear head on its last hidden state, in X's dtype. Both sides do the same wor
 - fit: ``RNNClassifier(cell, hidden_layer_sizes=(H,), batch_size=32, max_iter=E, alpha=0, tol=0,
   n_iter_no_change=E, random_state=0).fit(X, y)`` (checks and packs X, initialises, E epochs of reshuffled
   minibatches of 32, Adam at 1e-3, gradients clipped at norm 5, the epoch's mean loss recorded) against what one
-  writes in PyTorch for the same: ``torch.from_numpy`` of X and y, ``nn.LSTM`` or ``nn.GRU`` (batch_first) and
-  ``nn.Linear(H, 3)`` on ``h_n``, ``Adam(lr=1e-3)``, and for each of E epochs a ``randperm``, and for each
-  minibatch ``zero_grad``, cross-entropy, ``backward``, ``clip_grad_norm_(..., 5)``, ``step`` and ``loss.item()``
-  (the epoch's mean loss). No weight decay on either side (alpha=0). Shown: ms a minibatch (the fit's time over
-  its E * ceil(N / 32) minibatches).
+  writes in PyTorch for the same: ``torch.from_numpy`` of X and y, ``nn.LSTM``, ``nn.GRU`` or ``nn.RNN`` (tanh,
+  batch_first) and ``nn.Linear(H, 3)`` on ``h_n``, ``Adam(lr=1e-3)``, and for each of E epochs a ``randperm``,
+  and for each minibatch ``zero_grad``, cross-entropy, ``backward``, ``clip_grad_norm_(..., 5)``, ``step`` and
+  ``loss.item()`` (the epoch's mean loss). No weight decay on either side (alpha=0). Shown: ms a minibatch (the
+  fit's time over its E * ceil(N / 32) minibatches).
 - predict: ``clf.predict(X[:1])`` (checks, packs, runs the network, maps the class) against ``model(x).argmax(1)``
   under ``torch.no_grad()`` on ``torch.from_numpy(X[:1])``, mapped to the class labels the same way.
 Both at one thread (``torch.set_num_threads(1)``, ``threadpoolctl.threadpool_limits(1)``); samples interleaved
@@ -44,7 +44,7 @@ PROBLEMS = {
     "gesture": (512, 40, 8, 32),
     "small": (256, 100, 8, 64),
 }
-CELLS = ("lstm", "gru")
+CELLS = ("lstm", "gru", "rnn")
 DTYPES = ("float32", "float64")
 N_CLASSES = 3
 BATCH = 32
@@ -75,7 +75,7 @@ def fastrnn_side(cell, X, y, H, epochs):
 
 def torch_side(torch, cell, X, y, H, epochs):
     dtype = getattr(torch, str(X.dtype))
-    rnn_class = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    rnn_class = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
     classes = np.unique(y)
 
     class Model(torch.nn.Module):

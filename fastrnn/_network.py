@@ -320,8 +320,8 @@ class Network:
         loss, delta = self.loss(logits, y, w)
         self.grad[:] = 0
         scale = alpha / w.sum()
-        penalized = self.params[self.penalized] if scale else None
         if scale:
+            penalized = self.params[self.penalized]
             loss += 0.5 * scale * np.dot(penalized, penalized)
 
         for i in range(len(self.dense) - 1, -1, -1):

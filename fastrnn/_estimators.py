@@ -563,10 +563,11 @@ class BaseRNN(BaseEstimator):
             idx = order[lo:lo + batch_size]
             batch = batches(idx)
             Yb, wb = _batch_targets(batch, idx, Y, sw, starts)
-            if not wb.sum() > 0:
+            weight = wb.sum()
+            if not weight > 0:
                 continue  # only zero-weight sequences: no loss, and the weighted mean would be 0 / 0
-            total += self._step(batch, Yb, wb, backup) * wb.sum()
-            total_weight += wb.sum()
+            total += self._step(batch, Yb, wb, backup) * weight
+            total_weight += weight
         self.n_iter_ += 1
         self.t_ += len(train)
         self.loss_ = total / total_weight

@@ -648,14 +648,20 @@ class BaseRNN(BaseEstimator):
 
     # ---- prediction ----
 
+    def _fitted_network(self):
+        """The fitted network, or sklearn's NotFittedError. check_is_fitted only when there is none: on every call
+        it gathers the estimator's tags, 7 us of a 140 us predict of one sequence."""
+        net = self.__dict__.get("_network")
+        if net is None:
+            check_is_fitted(self, "_network")
+        return net
+
     def _forward(self, X):
         """Raw network outputs (after the output activation) for X, in X's order.
 
         One (N, n_outputs) array; with per-step outputs, a list of (T_i, n_outputs) arrays, one per sequence.
         """
-        net = self.__dict__.get("_network")
-        if net is None:
-            check_is_fitted(self, "_network")  # its NotFittedError; on every call, its tags cost 7 us of 140
+        net = self._fitted_network()
         seqs = check_sequences(X, data_layout=self.data_layout, estimator=self, n_features=self.n_features_in_,
                                dtype=net.dtype)
         outputs = []
@@ -712,9 +718,7 @@ class BaseRNN(BaseEstimator):
 
     def _streaming_network(self):
         """The fitted network, if it can run one step at a time; a clear error otherwise."""
-        net = self.__dict__.get("_network")
-        if net is None:
-            check_is_fitted(self, "_network")
+        net = self._fitted_network()
         if net.n_dirs != 1:
             raise ValueError(
                 f"Streaming (init_state / predict_step) needs a unidirectional model, but this {type(self).__name__}"

@@ -249,7 +249,7 @@ class Network:
             return dZ, [None] * self.n_dirs
         if self.pooling == "last":
             H = width // self.n_dirs
-            return None, [np.ascontiguousarray(dZ[:, d * H:(d + 1) * H]) for d in range(self.n_dirs)]
+            return None, [dZ[:, d * H:(d + 1) * H] for d in range(self.n_dirs)]
         if self.pooling == "mean":
             seq = row_sequence(batch)
             return dZ[seq] / batch.sorted_lengths[seq, None].astype(self.dtype), [None] * self.n_dirs
@@ -338,9 +338,10 @@ class Network:
 
             def direction(d):
                 dY_d = (np.zeros((batch.data.shape[0], H), dtype=self.dtype) if dY is None
-                        else np.ascontiguousarray(dY[:, d * H:(d + 1) * H], dtype=self.dtype))
+                        else np.ascontiguousarray(dY[:, d * H:(d + 1) * H]))
+                # a copy: the kernel overwrites dh with dL/dh0
                 dh = (np.zeros((batch.n_sequences, H), dtype=self.dtype) if dfinals[d] is None
-                      else np.array(dfinals[d], dtype=self.dtype))
+                      else np.array(dfinals[d], dtype=self.dtype, order="C"))
                 dc = np.zeros_like(dh) if self.cell == "lstm" else None
                 grads = tuple(self.grad_views[n] for n in self.layers[layer][d])
                 return _cells.run_backward(caches[layer][d], dY_d, dh, dc, grads, layer > 0)[0]

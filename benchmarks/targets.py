@@ -53,9 +53,10 @@ def ceiling(row):
 
 
 def merge(runs):
-    """One row per case of the runs (lists of rows), in the first run's order: a case of one run as it is; of
-    several, their median ratio, fastrnn/roofline, fastrnn and torch times, each the median over the runs that
-    have the case (of an even number, the mean of the middle two), and "runs", each run's ratio."""
+    """One row per case of the runs (lists of rows), in the order the runs first have them: a case of one run as
+    it is; of several, their median ratio, fastrnn/roofline, fastrnn and torch times and ceiling, each the median
+    over the runs that have the case (of an even number, the mean of the middle two), and "runs", each run's
+    ratio."""
     cases = {}
     for rows in runs:
         for r in rows:

@@ -19,6 +19,7 @@ the overhead from above.
 """
 import argparse
 import json
+import statistics
 
 try:  # imported as benchmarks.targets (asv discovery)
     from .common import CELLS, DTYPES, SHAPES
@@ -68,17 +69,11 @@ def merge(runs):
             continue
         row = dict(same[0])
         for k in ("torch/fastrnn", "fastrnn/roofline", "fastrnn_ms", "torch_ms", "spread"):
-            row[k] = median([r[k] for r in same])
+            row[k] = statistics.median(r[k] for r in same)
         row["runs"] = [r["torch/fastrnn"] for r in same]
-        row["ceiling"] = median([ceiling(r) for r in same])
+        row["ceiling"] = statistics.median(ceiling(r) for r in same)
         merged.append(row)
     return merged
-
-
-def median(values):
-    values = sorted(values)
-    n = len(values)
-    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
 
 
 def report(rows):
